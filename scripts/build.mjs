@@ -1,0 +1,21 @@
+// Two bundles: dist/hot.cjs (CommonJS: the entry every binary loads; cache hits only) and
+// dist/main.mjs (ES module: the full program, loaded on a cache miss). npm packages stay
+// external: they are runtime dependencies and are imported lazily where they are needed.
+import { build } from 'esbuild';
+import { readFileSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+rmSync('dist', { recursive: true, force: true });
+mkdirSync('dist');
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20.19',
+  packages: 'external',
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __OIDC_CRED_VERSION__: JSON.stringify(pkg.version) },
+};
+await build({ ...common, entryPoints: ['src/hot.ts'], outfile: 'dist/hot.cjs', format: 'cjs' });
+await build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/main.mjs', format: 'esm' });
+copyFileSync('schema/oidc-cred.schema.json', 'dist/oidc-cred.schema.json');

@@ -1,0 +1,41 @@
+// Writes schema/oidc-cred.schema.json from the option table, so the schema and the flags cannot
+// drift apart. Run: node --import tsx scripts/schema.ts
+import { writeFileSync } from 'node:fs';
+import { GLOBAL_OPTIONS } from '../src/config/options.js';
+
+const props: Record<string, unknown> = {};
+for (const o of GLOBAL_OPTIONS) {
+  if (!o.inConfig) continue;
+  let t: unknown;
+  if (o.type === 'boolean') t = { type: 'boolean' };
+  else if (o.type === 'number') t = { type: 'number', minimum: 0 };
+  else if (o.type === 'array') {
+    t =
+      o.name === 'param'
+        ? { oneOf: [{ type: 'array', items: { type: 'string', pattern: '^[^=]+=' } }, { type: 'object', additionalProperties: { type: 'string' } }] }
+        : o.name === 'port'
+          ? { oneOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'array', items: { type: ['integer', 'string'] } }] }
+          : { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
+  } else t = o.choices ? { type: 'string', enum: [...o.choices] } : { type: 'string' };
+  props[o.name] = { description: o.describe, ...(t as object) };
+}
+props.match = {
+  description: 'URL prefixes (or bare hosts) this profile serves: git remotes, cluster servers, registries; the longest match wins',
+  oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+};
+props['git-username'] = { type: 'string', description: 'username handed to git (default oauth2); the request’s own username wins' };
+props['docker-username'] = { type: 'string', description: 'username handed to docker (default oauth2accesstoken)' };
+
+const schema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://github.com/oidc-cred/oidc-cred/blob/main/schema/oidc-cred.schema.json',
+  title: 'oidc-cred configuration',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    'default-profile': { type: 'string', description: 'profile used when no --profile is given and no match applies' },
+    profiles: { type: 'object', additionalProperties: { type: 'object', additionalProperties: false, properties: props } },
+  },
+};
+writeFileSync(new URL('../schema/oidc-cred.schema.json', import.meta.url), `${JSON.stringify(schema, null, 2)}\n`);

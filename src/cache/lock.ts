@@ -1,0 +1,65 @@
+// The session lock (SPEC §5): proper-lockfile's mkdir lock on a dedicated path beside the cache
+// file (never the data file itself), plus an "outcome" record, so that processes that waited for
+// a login learn that it failed and fail with it instead of each opening a browser of their own.
+import { readFileSync } from 'node:fs';
+import lockfile from 'proper-lockfile';
+import { LockError } from '../errors.js';
+import { ensureCacheDir, writeFileAtomic, type CachePaths } from './store.js';
+
+/** A holder refreshes the lock every UPDATE_MS; a lock untouched for STALE_MS is taken over. */
+export const STALE_MS = 10_000;
+const UPDATE_MS = 2_000;
+
+export type Release = () => Promise<void>;
+
+/** Tries once. Resolves a release function, or undefined when another process holds the lock. */
+export async function tryLock(paths: CachePaths, onCompromised: (err: Error) => void): Promise<Release | undefined> {
+  ensureCacheDir(paths.dir);
+  try {
+    const release = await lockfile.lock(paths.file, {
+      lockfilePath: paths.lock,
+      realpath: false, // the cache file may not exist yet
+      retries: 0, // we poll ourselves, so that we can watch the cache and the outcome meanwhile
+      stale: STALE_MS,
+      update: UPDATE_MS,
+      // The default throws from a timer and crashes the process; a lost lock is worth a warning.
+      onCompromised,
+    });
+    return async () => {
+      try {
+        await release();
+      } catch {
+        /* already released or taken over: nothing left to undo */
+      }
+    };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
+    throw new LockError('could not lock the token cache', { cause: err });
+  }
+}
+
+export interface Outcome {
+  /** ms since the epoch when the attempt ended */
+  at: number;
+  pid: number;
+  ok: boolean;
+  /** The one-line reason, already free of secrets. */
+  reason?: string;
+}
+
+export function writeOutcome(paths: CachePaths, outcome: Outcome): void {
+  try {
+    writeFileAtomic(paths.dir, paths.outcome, JSON.stringify(outcome));
+  } catch {
+    /* best effort: waiters then time out instead of failing early */
+  }
+}
+
+export function readOutcome(paths: CachePaths): Outcome | undefined {
+  try {
+    const o = JSON.parse(readFileSync(paths.outcome, 'utf8')) as Outcome;
+    return typeof o.at === 'number' && typeof o.ok === 'boolean' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,243 @@
+// The token cache (SPEC §5): one JSON file per session key, 0600 in a 0700 directory, written
+// atomically (temp file in the same directory, fsync, rename). Reading is lock-free and cheap:
+// it is the whole hot path. A corrupt or unknown-version file is a miss, never a crash.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  chmodSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { CacheError } from '../errors.js';
+
+export const CACHE_VERSION = 1;
+
+export interface CachedSession {
+  version: typeof CACHE_VERSION;
+  /** Session key, also the file name. */
+  key: string;
+  profile?: string | undefined;
+  issuer: string;
+  client_id: string;
+  grant: GrantKind;
+  access_token?: string | undefined;
+  id_token?: string | undefined;
+  refresh_token?: string | undefined;
+  token_type?: string | undefined;
+  scope?: string | undefined;
+  /** RFC 3339; from expires_in against the local clock at receipt. */
+  expires_at?: string | undefined;
+  /** RFC 3339; the ID token's `exp`. */
+  id_token_expires_at?: string | undefined;
+  obtained_at: string;
+}
+
+/** The grant family that makes an identity: a person's login, or the client's own. */
+export type GrantKind = 'user' | 'client-credentials';
+
+export interface KeyInput {
+  issuer: string;
+  clientId: string;
+  audience: string | undefined;
+  scopes: readonly string[];
+  params: Readonly<Record<string, string>>;
+  grant: GrantKind;
+}
+
+/** SHA-256 of the canonical JSON (sorted keys, sorted scopes and params) — SPEC §5. */
+export function sessionKey(k: KeyInput): string {
+  const params = Object.fromEntries(Object.entries(k.params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const canonical = JSON.stringify({
+    audience: k.audience ?? null,
+    client_id: k.clientId,
+    grant: k.grant,
+    issuer: k.issuer,
+    params,
+    scopes: [...new Set(k.scopes)].sort(),
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export interface CachePaths {
+  dir: string;
+  file: string;
+  lock: string;
+  outcome: string;
+}
+
+export function cachePaths(dir: string, key: string): CachePaths {
+  return { dir, file: join(dir, `${key}.json`), lock: join(dir, `${key}.lock`), outcome: join(dir, `${key}.outcome.json`) };
+}
+
+export type ReadResult = { session: CachedSession } | { miss: string };
+
+/**
+ * Reads a cached session without a lock. Refuses (throws) a file that others may read or that is
+ * not ours, since it holds a refresh token; anything unreadable as a session is a miss.
+ */
+export function readSession(file: string, expectedKey?: string): ReadResult {
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a symlink planted in the cache directory is refused, not followed.
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { miss: 'no cached session' };
+    if (code === 'ELOOP') throw new CacheError(`cache file ${file} is a symbolic link`, { hint: `remove it: rm '${file}'` });
+    throw new CacheError(`cannot read cache file ${file}`, { cause: err });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new CacheError(`cache file ${file} is not a regular file`, { hint: `remove it: rm -r '${file}'` });
+    if (process.platform !== 'win32') {
+      if ((st.mode & 0o077) !== 0) {
+        throw new CacheError(`cache file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)})`, {
+          hint: `its tokens may have leaked; run: chmod 600 '${file}' && oidc-cred logout`,
+        });
+      }
+      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+        throw new CacheError(`cache file ${file} belongs to another user (uid ${st.uid})`, { hint: 'use a cache directory of your own (--cache-dir)' });
+      }
+    }
+    const text = readFileSync(fd, 'utf8');
+    return parseSession(text, expectedKey);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function parseSession(text: string, expectedKey?: string): ReadResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { miss: 'cache file is corrupt' };
+  }
+  if (typeof json !== 'object' || json === null) return { miss: 'cache file is corrupt' };
+  const s = json as Partial<CachedSession>;
+  if (s.version !== CACHE_VERSION) return { miss: `cache file has unknown format version ${String(s.version)}` };
+  if (typeof s.issuer !== 'string' || typeof s.client_id !== 'string' || typeof s.obtained_at !== 'string') {
+    return { miss: 'cache file is incomplete' };
+  }
+  if (expectedKey !== undefined && s.key !== expectedKey) return { miss: 'cache file belongs to another session' };
+  for (const f of ['access_token', 'id_token', 'refresh_token', 'expires_at', 'id_token_expires_at'] as const) {
+    if (s[f] !== undefined && typeof s[f] !== 'string') return { miss: 'cache file is corrupt' };
+  }
+  return { session: s as CachedSession };
+}
+
+/** Creates the directory 0700 whatever the umask, and refuses one that other users can get into. */
+export function ensureCacheDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new CacheError(`cannot create cache directory ${dir}`, { cause: err });
+  }
+  if (process.platform === 'win32') return;
+  const st = statSync(dir);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new CacheError(`cache directory ${dir} belongs to another user (uid ${st.uid})`, { hint: 'use a cache directory of your own (--cache-dir)' });
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+/** Atomic write: a reader sees the old file or the new one, never a part (SPEC §5). */
+export function writeSession(paths: CachePaths, session: CachedSession): void {
+  writeFileAtomic(paths.dir, paths.file, `${JSON.stringify(session, null, 2)}\n`);
+}
+
+export function writeFileAtomic(dir: string, file: string, content: string): void {
+  ensureCacheDir(dir);
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
+    const buf = Buffer.from(content, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw new CacheError(`cannot write cache file ${file}`, { cause: err });
+  }
+  try {
+    // The rename is durable only once the directory entry is; best effort where the OS allows.
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* not supported everywhere (e.g. some network file systems) */
+  }
+}
+
+export function removeSession(paths: CachePaths): boolean {
+  try {
+    unlinkSync(paths.file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new CacheError(`cannot remove cache file ${paths.file}`, { cause: err });
+  }
+}
+
+/** Every session file in the directory, with what could be read of it. */
+export function listSessions(dir: string): Array<{ file: string; result: ReadResult | { error: Error } }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new CacheError(`cannot list cache directory ${dir}`, { cause: err });
+  }
+  return names
+    .filter((n) => /^[0-9a-f]{64}\.json$/.test(n))
+    .sort()
+    .map((n) => {
+      const file = join(dir, n);
+      try {
+        return { file, result: readSession(file, n.slice(0, -5)) };
+      } catch (err) {
+        return { file, result: { error: err as Error } };
+      }
+    });
+}
+
+export type TokenKind = 'access' | 'id';
+
+/** The token of that kind and when it expires (ms since the epoch), if the session has it. */
+export function tokenOf(s: CachedSession, kind: TokenKind): { token: string; expiresAt: number } | undefined {
+  const token = kind === 'id' ? s.id_token : s.access_token;
+  const exp = kind === 'id' ? s.id_token_expires_at : s.expires_at;
+  if (!token || !exp) return undefined;
+  const expiresAt = Date.parse(exp);
+  return Number.isFinite(expiresAt) ? { token, expiresAt } : undefined;
+}
+
+/** Valid for at least `minValidSec` more seconds (SPEC §5). */
+export function validToken(s: CachedSession, kind: TokenKind, now: number, minValidSec: number): { token: string; expiresAt: number } | undefined {
+  const t = tokenOf(s, kind);
+  if (!t) return undefined;
+  // A token obtained "in the future" means the clock jumped back: trust expires_at only as far
+  // as its lifetime at receipt allows.
+  const obtained = Date.parse(s.obtained_at);
+  if (Number.isFinite(obtained) && obtained > now + 5 * 60_000) return undefined;
+  return t.expiresAt - now >= minValidSec * 1000 ? t : undefined;
+}

@@ -1,0 +1,114 @@
+// Opening the login page (SPEC §3, §9). The URL is passed as one argv element, never through a
+// shell; whatever the browser prints goes to our stderr, never to stdout (it belongs to git,
+// kubectl or docker), and the child cannot keep our pipes open after we exit.
+import { spawn } from 'node:child_process';
+import type { Logger } from './log.js';
+
+/** Splits a command line into words the way a POSIX shell would, without expanding anything. */
+export function splitCommand(cmd: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < cmd.length; i++) {
+    const c = cmd[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else cur += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else if (c === '\\' && i + 1 < cmd.length && '"\\$`\n'.includes(cmd[i + 1]!)) cur += cmd[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < cmd.length) {
+      cur += cmd[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new Error(`unterminated ${quote} quote in the browser command`);
+  if (inWord) words.push(cur);
+  return words;
+}
+
+export interface BrowserOptions {
+  command: string | undefined;
+  log: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Starts the browser and returns at once; a failure to open is only a warning (the URL is on stderr). */
+export async function openBrowser(url: string, opts: BrowserOptions): Promise<void> {
+  const warn = (why: string): void => opts.log.info(`oidc-cred: could not open a browser (${why}); open the URL above yourself`);
+  if (opts.command) {
+    let words: string[];
+    try {
+      words = splitCommand(opts.command);
+    } catch (err) {
+      warn((err as Error).message);
+      return;
+    }
+    if (!words.length) return warn('the browser command is empty');
+    opts.log.debug(`starting browser command ${words[0]}`);
+    const child = spawn(words[0]!, [...words.slice(1), url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(opts.env),
+    });
+    forward(child.stdout, opts.log);
+    forward(child.stderr, opts.log);
+    child.on('error', (err) => warn(err.message));
+    child.on('exit', (code, sig) => {
+      if (code) warn(`the browser command exited with status ${code}`);
+      else if (sig) warn(`the browser command was killed by ${sig}`);
+    });
+    child.unref();
+    return;
+  }
+  try {
+    const { default: open } = await import('open');
+    const child = await open(url, { wait: false });
+    // The bundled xdg-open exits 3 when there is no desktop, while the promise resolves.
+    child.on('exit', (code) => {
+      if (code) warn(`the system opener exited with status ${code}`);
+    });
+    child.on('error', (err) => warn(err.message));
+    child.unref();
+  } catch (err) {
+    warn((err as Error).message);
+  }
+}
+
+function forward(stream: NodeJS.ReadableStream | null, log: Logger): void {
+  if (!stream) return;
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    for (const line of d.split('\n')) if (line.trim()) log.debug(`browser: ${line}`);
+  });
+  (stream as unknown as { unref?: () => void }).unref?.();
+}
+
+/** The browser gets our environment minus anything of ours that could hold a secret. */
+export function childEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k === 'OIDC_CRED_CLIENT_SECRET') continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** SPEC §3: a login starts only where someone can see it. */
+export function canShowLogin(s: { browserCommand: string | undefined }, env: Readonly<Record<string, string | undefined>>, platform: NodeJS.Platform, stderrIsTTY: boolean): boolean {
+  if (s.browserCommand) return true;
+  if (platform === 'darwin' || platform === 'win32') return true;
+  if (env.DISPLAY || env.WAYLAND_DISPLAY) return true;
+  return stderrIsTTY;
+}

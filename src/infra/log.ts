@@ -1,0 +1,58 @@
+// The one way text reaches stderr. Every line passes through redact(): tokens, codes and
+// secrets seen during the run are registered and replaced, and anything shaped like a JWT or a
+// `token=...` pair is masked even if nobody registered it (STYLE habit 3, SPEC §10).
+
+export interface Writable {
+  write(s: string): unknown;
+}
+
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+// `name=value` (query strings, git's protocol) and `"name": "value"` (JSON bodies).
+const PAIRS =
+  /\b(access_token|refresh_token|id_token|device_code|client_secret|code|code_verifier|password|credential|assertion)(=|"\s*:\s*")([^\s&"',;}]+)/gi;
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
+
+export class Logger {
+  readonly #secrets = new Set<string>();
+  #announced = new Set<string>();
+  constructor(
+    private readonly out: Writable,
+    public verbose = false,
+  ) {}
+
+  /** Registers a value that must never be shown. Short values are ignored: they would mask words. */
+  secret(value: string | undefined | null): void {
+    if (value && value.length >= 8) this.#secrets.add(value);
+  }
+
+  redact(text: string): string {
+    let s = text;
+    for (const v of this.#secrets) if (s.includes(v)) s = s.split(v).join('[redacted]');
+    return s
+      .replace(JWT, '[redacted-jwt]')
+      .replace(PAIRS, (_m, k: string, sep: string, v: string) => (v === '[redacted]' || v === '[redacted-jwt]' ? `${k}${sep}${v}` : `${k}${sep}[redacted]`))
+      .replace(BEARER, '$1 [redacted]');
+  }
+
+  /** A line for the user. */
+  info(line: string): void {
+    this.out.write(`${this.redact(line)}\n`);
+  }
+
+  /** A line for the user, said once per process whatever the number of calls. */
+  once(id: string, line: string): void {
+    if (this.#announced.has(id)) return;
+    this.#announced.add(id);
+    this.info(line);
+  }
+
+  debug(line: string | (() => string)): void {
+    if (!this.verbose) return;
+    this.out.write(`oidc-cred[debug] ${this.redact(typeof line === 'function' ? line() : line)}\n`);
+  }
+
+  /** Unredacted on purpose: only for lines already built from redacted parts, e.g. raw URLs the user must open. */
+  raw(line: string): void {
+    this.out.write(`${line}\n`);
+  }
+}

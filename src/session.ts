@@ -1,0 +1,61 @@
+// The hot half of getToken (SPEC §5): which session serves a request, and whether its cached
+// token is still good — a file read, no lock, no network, no heavy imports. The slow half
+// (lock, re-read, refresh, login) is slow.ts, loaded only when this one says no.
+import type { Settings } from './config/resolve.js';
+import { canShowLogin } from './infra/browser.js';
+import { cachePaths, readSession, sessionKey, validToken, type CachePaths, type CachedSession, type GrantKind, type TokenKind } from './cache/store.js';
+
+export interface Environment {
+  env: Readonly<Record<string, string | undefined>>;
+  platform: NodeJS.Platform;
+  stderrIsTTY: boolean;
+}
+
+export interface TokenAnswer {
+  token: string;
+  /** ms since the epoch */
+  expiresAt: number;
+  session: CachedSession;
+}
+
+export function hasSecret(s: Settings): boolean {
+  return !!s.clientSecretFile || !!s.clientSecretEnv;
+}
+
+/**
+ * The identity a request gets: a person's (authcode or device login) or the client's own.
+ * `auto` means client credentials when a secret is set and no browser login could be seen (SPEC §3).
+ */
+export function grantKind(s: Settings, e: Environment): GrantKind {
+  if (s.grant === 'client-credentials') return 'client-credentials';
+  if (s.grant === 'auto' && hasSecret(s) && !canShowLogin(s, e.env, e.platform, e.stderrIsTTY)) return 'client-credentials';
+  return 'user';
+}
+
+export function sessionPaths(s: Settings, e: Environment): { key: string; paths: CachePaths; grant: GrantKind } {
+  const grant = grantKind(s, e);
+  const key = sessionKey({ issuer: s.issuer, clientId: s.clientId, audience: s.audience, scopes: s.scopes, params: s.params, grant });
+  return { key, paths: cachePaths(s.cacheDir, key), grant };
+}
+
+/** The hot path: a cached token valid for at least --min-valid seconds, or undefined. May throw CacheError. */
+export function cachedToken(s: Settings, kind: TokenKind, e: Environment, now: number): TokenAnswer | undefined {
+  const { key, paths } = sessionPaths(s, e);
+  const r = readSession(paths.file, key);
+  if (!('session' in r)) return undefined;
+  const v = validToken(r.session, kind, now, s.minValid);
+  return v ? { ...v, session: r.session } : undefined;
+}
+
+/** The claims of a JWT, unverified: for display (who is logged in) and expiry only. */
+export function decodeJwt(token: string | undefined): Record<string, unknown> | undefined {
+  if (!token) return undefined;
+  const part = token.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

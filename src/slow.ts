@@ -1,0 +1,261 @@
+// The slow half of getToken (SPEC §5, STYLE habit 5): take the lock, read the cache again (another
+// process may have just logged in or refreshed), refresh before logging in, save before the lock
+// is released, and record a failed login so that the processes waiting for it fail with it.
+import { readOutcome, tryLock, writeOutcome, type Release } from './cache/lock.js';
+import { readSession, removeSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
+import type { Settings } from './config/resolve.js';
+import type { Deps } from './deps.js';
+import { InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError } from './errors.js';
+import { canShowLogin } from './infra/browser.js';
+import { cachedToken, decodeJwt, sessionPaths, type Environment, type TokenAnswer } from './session.js';
+import type { Provider, TokenResult } from './oauth/client.js';
+
+/** How often a waiting process looks at the cache, the outcome and the lock. */
+export const POLL_MS = 200;
+/** Lifetime assumed for an access token whose response gave no expires_in and that is not a JWT. */
+const DEFAULT_LIFETIME_S = 3600;
+
+export interface TokenRequest {
+  settings: Settings;
+  kind: TokenKind;
+  /** `oidc-cred login`: log in even when a valid token or a refresh token is cached. */
+  force?: boolean;
+}
+
+export function environment(deps: Deps): Environment {
+  return { env: deps.env, platform: deps.platform, stderrIsTTY: !!deps.stderr.isTTY };
+}
+
+export async function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
+  const s = req.settings;
+  const env = environment(deps);
+  if (!req.force) {
+    const hot = cachedToken(s, req.kind, env, deps.now());
+    if (hot) return hot;
+  }
+  const { key, paths, grant } = sessionPaths(s, env);
+  const waitStart = deps.now();
+  let announced = false;
+  const got = await lockOrValue(paths, deps, waitStart + s.timeout * 1000, () => {
+    // Someone else is logging in or refreshing: their result is ours as soon as it is saved.
+    if (!req.force) {
+      const ready = readValid(paths, key, req.kind, s.minValid, deps.now());
+      if (ready) return ready;
+    }
+    const outcome = readOutcome(paths);
+    if (outcome && !outcome.ok && outcome.at >= waitStart) {
+      throw new LoginError(`the login in another oidc-cred process failed: ${outcome.reason ?? 'unknown reason'}`);
+    }
+    if (!announced) {
+      deps.log.info('oidc-cred: waiting for another oidc-cred process that is logging in or refreshing this session…');
+      announced = true;
+    }
+    return undefined;
+  });
+  if ('value' in got) return got.value;
+  const release = got.release;
+  deps.log.debug('holding the session lock');
+  try {
+    return await underLock(req, deps, key, paths, grant);
+  } finally {
+    await release();
+    deps.log.debug('released the session lock');
+  }
+}
+
+/**
+ * Takes the session lock, polling every POLL_MS; between tries `meanwhile` may produce the
+ * answer (another process saved it) or throw (that process failed). Times out at `deadline`.
+ */
+async function lockOrValue<T>(paths: CachePaths, deps: Deps, deadline: number, meanwhile: () => T | undefined): Promise<{ release: Release } | { value: T }> {
+  for (;;) {
+    deps.signal.throwIfAborted();
+    const release = await tryLock(paths, (err) => deps.log.info(`oidc-cred: warning: lost the token cache lock (${err.message}); continuing`));
+    if (release) return { release };
+    const value = meanwhile();
+    if (value !== undefined) return { value };
+    if (deps.now() > deadline) {
+      throw new LockError('gave up waiting for another oidc-cred process (--timeout)', {
+        hint: `if no other oidc-cred is running, remove ${paths.lock}`,
+      });
+    }
+    await sleep(POLL_MS, deps.signal);
+  }
+}
+
+function readValid(paths: CachePaths, key: string, kind: TokenKind, minValid: number, now: number): TokenAnswer | undefined {
+  const r = readSession(paths.file, key);
+  if (!('session' in r)) return undefined;
+  const v = validToken(r.session, kind, now, minValid);
+  return v ? { ...v, session: r.session } : undefined;
+}
+
+async function underLock(req: TokenRequest, deps: Deps, key: string, paths: CachePaths, grant: CachedSession['grant']): Promise<TokenAnswer> {
+  const s = req.settings;
+  const r = readSession(paths.file, key);
+  let current = 'session' in r ? r.session : undefined;
+  if (!current && 'miss' in r && r.miss !== 'no cached session') deps.log.info(`oidc-cred: ignoring the cached session (${r.miss}); it will be replaced`);
+  if (current && !req.force) {
+    const v = validToken(current, req.kind, deps.now(), s.minValid);
+    if (v) return { ...v, session: current };
+  }
+  const canRefresh = !!current?.refresh_token && grant === 'user' && !req.force;
+  // Fail fast, before any network: nothing to refresh and no login allowed here (SPEC §3).
+  if (!canRefresh && grant === 'user') assertCanLogIn(s, deps);
+  const { connect, refresh, clientCredentials } = await import('./oauth/client.js');
+  const provider = await connect(s, { env: deps.env, log: deps.log, signal: deps.signal });
+
+  if (canRefresh && current?.refresh_token) {
+    try {
+      const res = await refresh(provider, current.refresh_token);
+      current = save(paths, toSession(res, deps.now(), s, key, grant, current));
+      deps.log.debug('refreshed the token');
+      const v = validToken(current, req.kind, deps.now(), s.minValid);
+      if (v) return { ...v, session: current };
+      deps.log.info(`oidc-cred: the refreshed session has no valid ${req.kind === 'id' ? 'ID' : 'access'} token; logging in again`);
+    } catch (err) {
+      if (!(err instanceof RefreshRejectedError)) throw err;
+      // The grant is gone (revoked, expired, or a rotated token reused elsewhere): drop it.
+      current = save(paths, { ...current, refresh_token: undefined });
+      if (s.nonInteractive) {
+        throw new NotInteractiveError('the session has expired and the provider no longer accepts its refresh token', { hint: "run 'oidc-cred login'" });
+      }
+      deps.log.info('oidc-cred: the provider no longer accepts the refresh token; logging in again');
+    }
+  }
+
+  if (grant === 'client-credentials') {
+    if (!provider.hasSecret) throw new LoginError('client credentials need a client secret', { hint: 'set --client-secret-file or OIDC_CRED_CLIENT_SECRET' });
+    const res = await clientCredentials(provider);
+    return answer(save(paths, toSession(res, deps.now(), s, key, grant, undefined)), req.kind, deps.now(), s);
+  }
+
+  assertCanLogIn(s, deps);
+  let res: TokenResult;
+  try {
+    res = await login(provider, s, deps);
+  } catch (err) {
+    // Processes that waited for this login fail with it instead of opening their own tab.
+    if (err instanceof LoginError || err instanceof InterruptedError || err instanceof ProviderError) {
+      writeOutcome(paths, { at: deps.now(), pid: process.pid, ok: false, reason: describeError(err).replace(/^oidc-cred: /, '') });
+    }
+    throw err;
+  }
+  const saved = save(paths, toSession(res, deps.now(), s, key, grant, undefined));
+  writeOutcome(paths, { at: deps.now(), pid: process.pid, ok: true });
+  return answer(saved, req.kind, deps.now(), s);
+}
+
+function answer(session: CachedSession, kind: TokenKind, now: number, s: Settings): TokenAnswer {
+  // min-valid 0 here: a token the provider just issued is handed over even if it is short-lived.
+  const v = validToken(session, kind, now, 0);
+  if (!v) {
+    throw new ProviderError(
+      kind === 'id' ? 'the provider issued no ID token' : 'the provider issued no access token',
+      kind === 'id' ? { hint: `request the "openid" scope (scopes now: ${s.scopes.join(' ')})` } : {},
+    );
+  }
+  return { ...v, session };
+}
+
+function save(paths: CachePaths, session: CachedSession): CachedSession {
+  writeSession(paths, session);
+  return session;
+}
+
+/** SPEC §3: a login starts only where someone can see it. */
+export function assertCanLogIn(s: Settings, deps: Deps): void {
+  if (s.nonInteractive) {
+    throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login', { hint: "run 'oidc-cred login' first" });
+  }
+  const explicitDevice = s.grant === 'device';
+  if (!explicitDevice && !canShowLogin(s, deps.env, deps.platform, !!deps.stderr.isTTY)) {
+    throw new NotInteractiveError('a login is needed, but there is no browser, display or terminal to show it', {
+      hint: "run 'oidc-cred login' where you can open a browser, set --browser-command, or configure client credentials",
+    });
+  }
+}
+
+async function login(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+  const { authorizationCodeLogin } = await import('./oauth/authcode.js');
+  return authorizationCodeLogin(p, s, deps);
+}
+
+/** A token response as a cache entry; expiry from expires_in against the local clock at receipt. */
+export function toSession(r: TokenResult, now: number, s: Settings, key: string, grant: CachedSession['grant'], previous: CachedSession | undefined): CachedSession {
+  const t = r.response;
+  const exp = (v: number): string => new Date(v).toISOString();
+  let accessExp: number;
+  if (typeof t.expires_in === 'number' && t.expires_in > 0) accessExp = now + t.expires_in * 1000;
+  else {
+    const jwtExp = decodeJwt(t.access_token)?.exp;
+    accessExp = typeof jwtExp === 'number' ? jwtExp * 1000 : now + DEFAULT_LIFETIME_S * 1000;
+  }
+  const idToken = (t.id_token as string | undefined) ?? previous?.id_token;
+  const idExp = t.id_token ? (r.idTokenExp ?? (decodeJwt(t.id_token as string)?.exp as number | undefined)) : undefined;
+  return {
+    version: 1,
+    key,
+    profile: s.profile,
+    issuer: s.issuer,
+    client_id: s.clientId,
+    grant,
+    access_token: t.access_token,
+    id_token: idToken,
+    // RFC 6749 §6: a refresh response without a new refresh token keeps the old one valid.
+    refresh_token: t.refresh_token ?? previous?.refresh_token,
+    token_type: t.token_type,
+    scope: t.scope ?? previous?.scope,
+    expires_at: exp(accessExp),
+    id_token_expires_at: t.id_token ? (typeof idExp === 'number' ? exp(idExp * 1000) : undefined) : previous?.id_token_expires_at,
+    obtained_at: exp(now),
+  };
+}
+
+/** Drops the access token of a session only when `secret` is that token (git/docker `erase`). */
+export async function invalidateIfOurs(s: Settings, env: Environment, secret: string, deps: Deps): Promise<boolean> {
+  const { key, paths } = sessionPaths(s, env);
+  const ours = (c: CachedSession): boolean => secret === c.access_token || secret === c.id_token;
+  const before = readSession(paths.file, key);
+  if (!('session' in before) || !ours(before.session)) return false;
+  // Under the lock, so that a refresh running right now is not overwritten with stale data.
+  const got = await lockOrValue(paths, deps, deps.now() + 30_000, () => undefined);
+  if (!('release' in got)) return false;
+  try {
+    const r = readSession(paths.file, key);
+    if (!('session' in r) || !ours(r.session)) return false;
+    const next: CachedSession = { ...r.session };
+    if (secret === next.access_token) {
+      next.access_token = undefined;
+      next.expires_at = undefined;
+    }
+    if (secret === next.id_token) {
+      next.id_token = undefined;
+      next.id_token_expires_at = undefined;
+    }
+    writeSession(paths, next);
+    return true;
+  } finally {
+    await got.release();
+  }
+}
+
+export function forget(paths: CachePaths): boolean {
+  return removeSession(paths);
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
