@@ -36,16 +36,19 @@ export async function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnsw
   const { key, paths, grant } = sessionPaths(s, env);
   const waitStart = deps.now();
   let announced = false;
+  const failedMeanwhile = (): void => {
+    const outcome = readOutcome(paths);
+    if (outcome && !outcome.ok && outcome.at >= waitStart) {
+      throw new LoginError(`the login in another oidc-cred process failed: ${outcome.reason ?? 'unknown reason'}`);
+    }
+  };
   const got = await lockOrValue(paths, deps, waitStart + s.timeout * 1000, () => {
     // Someone else is logging in or refreshing: their result is ours as soon as it is saved.
     if (!req.force) {
       const ready = readValid(paths, key, req.kind, s.minValid, deps.now());
       if (ready) return ready;
     }
-    const outcome = readOutcome(paths);
-    if (outcome && !outcome.ok && outcome.at >= waitStart) {
-      throw new LoginError(`the login in another oidc-cred process failed: ${outcome.reason ?? 'unknown reason'}`);
-    }
+    failedMeanwhile();
     if (!announced) {
       deps.log.info('oidc-cred: waiting for another oidc-cred process that is logging in or refreshing this session…');
       announced = true;
@@ -54,6 +57,16 @@ export async function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnsw
   });
   if ('value' in got) return got.value;
   const release = got.release;
+  if (announced) {
+    // We waited, and the holder has just let go: if its login failed, so do we (the lock can
+    // fall to us before a poll has seen the outcome).
+    try {
+      failedMeanwhile();
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
   deps.log.debug('holding the session lock');
   try {
     return await underLock(req, deps, key, paths, grant);
@@ -163,7 +176,11 @@ function save(paths: CachePaths, session: CachedSession): CachedSession {
   return session;
 }
 
-/** SPEC §3: a login starts only where someone can see it. */
+/**
+ * SPEC §3: a login starts only where someone can see it. An explicitly requested `--grant device`
+ * is the one exception: its code goes to stderr for whoever reads it (a CI log, a wrapper script),
+ * and it polls until --timeout.
+ */
 export function assertCanLogIn(s: Settings, deps: Deps): void {
   if (s.nonInteractive) {
     throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login', { hint: "run 'oidc-cred login' first" });
@@ -171,12 +188,20 @@ export function assertCanLogIn(s: Settings, deps: Deps): void {
   const explicitDevice = s.grant === 'device';
   if (!explicitDevice && !canShowLogin(s, deps.env, deps.platform, !!deps.stderr.isTTY)) {
     throw new NotInteractiveError('a login is needed, but there is no browser, display or terminal to show it', {
-      hint: "run 'oidc-cred login' where you can open a browser, set --browser-command, or configure client credentials",
+      hint: "run 'oidc-cred login' where you can see it, set --browser-command, or configure client credentials (--client-secret-file or OIDC_CRED_CLIENT_SECRET)",
     });
   }
 }
 
+/** The interactive grant (SPEC §3): device when asked for, or when `auto` finds no browser to open and the provider offers it. */
 async function login(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+  if (s.grant === 'device' || s.grant === 'auto') {
+    const device = await import('./oauth/device.js');
+    if (s.grant === 'device' || device.autoPicksDevice(p, s, deps.env, deps.platform)) {
+      deps.log.debug(`using the device grant (--grant ${s.grant})`);
+      return device.deviceLogin(p, s, deps);
+    }
+  }
   const { authorizationCodeLogin } = await import('./oauth/authcode.js');
   return authorizationCodeLogin(p, s, deps);
 }

@@ -8,7 +8,7 @@ import { ConfigError, ProviderError } from '../errors.js';
 import type { Logger } from './log.js';
 
 export const CONNECT_TIMEOUT_MS = 10_000;
-export const RESPONSE_TIMEOUT_MS = 15_000;
+export const RESPONSE_TIMEOUT_MS = 10_000;
 /** Largest response body accepted from a provider; discovery documents are a few KiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
