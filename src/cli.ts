@@ -6,7 +6,7 @@ import type { Deps } from './deps.js';
 import { UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
-function toYargs(o: OptionSpec): Options {
+export function toYargs(o: OptionSpec): Options {
   const base: Options = { describe: o.describe, ...(o.alias ? { alias: o.alias } : {}) };
   switch (o.type) {
     case 'boolean':
@@ -40,7 +40,7 @@ function withOptions(y: Argv, list: readonly OptionSpec[] | undefined): Argv {
 }
 
 /** The options yargs parsed, keyed by long flag name, without yargs' own extras. */
-function rawOptions(args: Record<string, unknown>): RawOptions {
+export function rawOptions(args: Record<string, unknown>): RawOptions {
   const out: RawOptions = {};
   for (const o of [...GLOBAL_OPTIONS, ...Object.values(COMMAND_OPTIONS).flat()]) {
     const v = args[o.name];

@@ -41,11 +41,14 @@ export function parseArgvLight(argv: readonly string[]): ParsedArgv | undefined 
       continue;
     }
     if (spec.type === 'boolean') {
-      if (inline === undefined) options[spec.name] = true;
-      else if (inline === 'true' || inline === 'false') options[spec.name] = inline === 'true';
+      // yargs lets a boolean flag take a following "true"/"false" as its value.
+      const next = inline ?? (argv[i + 1] === 'true' || argv[i + 1] === 'false' ? argv[++i] : undefined);
+      if (next === undefined) options[spec.name] = true;
+      else if (next === 'true' || next === 'false') options[spec.name] = next === 'true';
       else return undefined;
       continue;
     }
+    if (inline === '') return undefined; // `--scope=`: leave the odd cases to yargs
     let value = inline;
     if (value === undefined) {
       if (i + 1 >= argv.length) return undefined;

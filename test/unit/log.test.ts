@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { Logger } from '../../src/infra/log.ts';
+import { describeError, LoginError, ProviderError } from '../../src/errors.ts';
+
+function capture(): { log: Logger; text: () => string } {
+  let out = '';
+  const log = new Logger({ write: (s: string) => (out += s) }, true);
+  return { log, text: () => out };
+}
+
+it('registered secrets, JWTs, token pairs and Authorization values never reach the output', () => {
+  const { log, text } = capture();
+  log.secret('s3cr3t-refresh-token-value');
+  log.info('refreshing with s3cr3t-refresh-token-value now');
+  log.debug('got eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl');
+  log.debug('POST body grant_type=refresh_token&refresh_token=abcdefgh12345&client_id=x');
+  log.debug('{"access_token": "opaque-access-1234", "token_type":"Bearer"}');
+  log.debug('Authorization: Bearer abc.def.ghi');
+  log.debug('callback ?code=authcode-123456&state=xyz');
+  const out = text();
+  for (const leak of ['s3cr3t-refresh-token-value', 'eyJhbGci', 'abcdefgh12345', 'opaque-access-1234', 'abc.def.ghi', 'authcode-123456']) {
+    assert.ok(!out.includes(leak), `${leak} leaked: ${out}`);
+  }
+  assert.match(out, /grant_type=refresh_token/);
+  assert.match(out, /state=xyz/);
+});
+
+it('debug lines appear only when verbose', () => {
+  let out = '';
+  const log = new Logger({ write: (s: string) => (out += s) }, false);
+  log.debug('hidden');
+  log.info('shown');
+  assert.equal(out, 'shown\n');
+});
+
+it('errors become one line: what failed, why, what to do', () => {
+  const e = new ProviderError('could not refresh the token', { cause: new Error('the provider answered HTTP 502\n(text/html)') });
+  assert.equal(describeError(e), 'oidc-cred: could not refresh the token: the provider answered HTTP 502 (text/html)');
+  assert.equal(describeError(new LoginError('denied', { hint: "run 'oidc-cred login'" })), "oidc-cred: denied (run 'oidc-cred login')");
+  assert.equal(new LoginError('x').exitCode, 1);
+});

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { resolveSettings, type ResolveInput } from '../../src/config/resolve.ts';
+import { ConfigError, NoMatchingProfile } from '../../src/errors.ts';
+
+const home = mkdtempSync(join(tmpdir(), 'oidc-cred-resolve-'));
+const configFile = join(home, 'config.json');
+writeFileSync(
+  configFile,
+  JSON.stringify({
+    'default-profile': 'work',
+    profiles: {
+      work: { issuer: 'https://work.example/', 'client-id': 'w', scope: ['openid', 'email'], timeout: 30, match: ['https://git.example.com/'], 'cache-dir': 'rel-cache' },
+      k8s: { issuer: 'https://k8s-idp.example/', 'client-id': 'k', match: ['https://k8s.example.com:6443'], 'token-type': 'access' },
+      reg: { issuer: 'https://reg-idp.example/', 'client-id': 'r', match: 'registry.example.com', 'docker-username': 'robot' },
+    },
+  }),
+);
+
+function input(over: Partial<ResolveInput> = {}): ResolveInput {
+  return { flags: { config: configFile }, env: {}, home, cwd: home, purpose: 'other', ...over };
+}
+
+describe('precedence: flag > environment > profile > default', () => {
+  it('takes the default profile', () => {
+    const s = resolveSettings(input());
+    assert.equal(s.profile, 'work');
+    assert.equal(s.issuer, 'https://work.example/');
+    assert.deepEqual(s.scopes, ['openid', 'email']);
+    assert.equal(s.timeout, 30);
+    assert.equal(s.minValid, 60, 'built-in default');
+    assert.equal(s.cacheDir, join(home, 'rel-cache'), 'paths in the config file are relative to it');
+  });
+  it('environment beats the profile', () => {
+    const s = resolveSettings(input({ env: { OIDC_CRED_TIMEOUT: '12', OIDC_CRED_SCOPE: 'openid profile' } }));
+    assert.equal(s.timeout, 12);
+    assert.deepEqual(s.scopes, ['openid', 'profile']);
+  });
+  it('a flag beats the environment', () => {
+    const s = resolveSettings(input({ flags: { config: configFile, timeout: 7, scope: ['a b', 'c'] }, env: { OIDC_CRED_TIMEOUT: '12' } }));
+    assert.equal(s.timeout, 7);
+    assert.deepEqual(s.scopes, ['a', 'b', 'c']);
+  });
+  it('OIDC_CRED_PROFILE selects a profile; --profile beats it', () => {
+    assert.equal(resolveSettings(input({ env: { OIDC_CRED_PROFILE: 'k8s' } })).profile, 'k8s');
+    assert.equal(resolveSettings(input({ flags: { config: configFile, profile: 'reg' }, env: { OIDC_CRED_PROFILE: 'k8s' } })).profile, 'reg');
+  });
+  it('no config file at all: flags and environment make an unnamed profile', () => {
+    const s = resolveSettings({ flags: {}, env: { OIDC_CRED_ISSUER: 'https://x.example', OIDC_CRED_CLIENT_ID: 'c' }, home: join(home, 'nowhere'), cwd: home, purpose: 'other' });
+    assert.equal(s.profile, undefined);
+    assert.deepEqual(s.scopes, ['openid', 'offline_access']);
+    assert.equal(s.cacheDir, join(home, 'nowhere', '.cache', 'oidc-cred'));
+  });
+});
+
+describe('profile by URL (SPEC §4)', () => {
+  it('git: a matching profile, or nothing to offer', () => {
+    assert.equal(resolveSettings(input({ purpose: 'git', url: 'https://git.example.com/org/repo' })).profile, 'work');
+    assert.throws(() => resolveSettings(input({ purpose: 'git', url: 'https://github.com/x/y' })), NoMatchingProfile);
+  });
+  it('docker: bare host entries; per-profile username', () => {
+    const s = resolveSettings(input({ purpose: 'docker', url: 'registry.example.com' }));
+    assert.equal(s.profile, 'reg');
+    assert.equal(s.dockerUsername, 'robot');
+  });
+  it('kube: the cluster server, else the default profile', () => {
+    assert.equal(resolveSettings(input({ purpose: 'kube', url: 'https://k8s.example.com:6443' })).profile, 'k8s');
+    assert.equal(resolveSettings(input({ purpose: 'kube', url: 'https://other:6443' })).profile, 'work');
+  });
+});
+
+describe('config errors name the file, the key and the problem', () => {
+  const bad = (content: unknown): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-bad-'));
+    mkdirSync(dir, { recursive: true });
+    const f = join(dir, 'config.json');
+    writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content));
+    try {
+      resolveSettings({ flags: { config: f }, env: {}, home: dir, cwd: dir, purpose: 'other' });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.ok(err.message.includes(f), err.message);
+      return err.message;
+    }
+    throw new Error('expected a ConfigError');
+  };
+  it('unknown key', () => assert.match(bad({ profiles: { a: { issuer: 'x', 'client-id': 'y', clientId: 'z' } } }), /profiles\.a\.clientId: unknown key/));
+  it('wrong type', () => assert.match(bad({ profiles: { a: { issuer: 'x', 'client-id': 'y', timeout: '30' } } }), /profiles\.a\.timeout: must be a number/));
+  it('bad choice', () => assert.match(bad({ profiles: { a: { grant: 'password' } } }), /profiles\.a\.grant: must be one of/));
+  it('not JSON', () => assert.match(bad('{ "profiles": '), /not valid JSON/));
+  it('default-profile names nothing', () => assert.match(bad({ 'default-profile': 'nope', profiles: {} }), /default-profile: names "nope"/));
+  it('flags that may not be in a file', () => assert.match(bad({ profiles: { a: { profile: 'x' } } }), /profiles\.a\.profile: is not allowed/));
+});

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cachePaths, parseSession, readSession, sessionKey, validToken, writeSession, type CachedSession } from '../../src/cache/store.ts';
+import { CacheError } from '../../src/errors.ts';
+
+const base = { issuer: 'https://idp.example', clientId: 'c', audience: undefined, grant: 'user' as const };
+
+describe('session key', () => {
+  it('is the same whatever the order of scopes and params', () => {
+    const a = sessionKey({ ...base, scopes: ['openid', 'email'], params: { a: '1', b: '2' } });
+    const b = sessionKey({ ...base, scopes: ['email', 'openid', 'email'], params: { b: '2', a: '1' } });
+    assert.equal(a, b);
+    assert.match(a, /^[0-9a-f]{64}$/);
+  });
+  it('differs for every field that makes another session', () => {
+    const k = (o: Partial<Parameters<typeof sessionKey>[0]>): string => sessionKey({ ...base, scopes: ['openid'], params: {}, ...o });
+    const keys = [k({}), k({ issuer: 'https://other' }), k({ clientId: 'd' }), k({ audience: 'api' }), k({ scopes: ['openid', 'x'] }), k({ params: { organization: 'o' } }), k({ grant: 'client-credentials' })];
+    assert.equal(new Set(keys).size, keys.length);
+  });
+});
+
+function session(over: Partial<CachedSession> = {}): CachedSession {
+  const now = Date.now();
+  return { version: 1, key: 'k', issuer: 'https://idp', client_id: 'c', grant: 'user', access_token: 'at', expires_at: new Date(now + 3600_000).toISOString(), obtained_at: new Date(now).toISOString(), ...over };
+}
+
+describe('the cache file', () => {
+  it('is written atomically with mode 0600 in a 0700 directory, even under a permissive umask', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'oidc-cred-store-')), 'cache');
+    const old = process.umask(0o000);
+    try {
+      const paths = cachePaths(dir, 'k');
+      writeSession(paths, session());
+      assert.equal(statSync(dir).mode & 0o777, 0o700);
+      assert.equal(statSync(paths.file).mode & 0o777, 0o600);
+      assert.deepEqual(readdirSync(dir), ['k.json'], 'no temp file left behind');
+      const r = readSession(paths.file, 'k');
+      assert.ok('session' in r && r.session.access_token === 'at');
+    } finally {
+      process.umask(old);
+    }
+  });
+  it('a file others can read is refused with advice; a symlink is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-store-'));
+    const paths = cachePaths(dir, 'k');
+    writeSession(paths, session());
+    chmodSync(paths.file, 0o644);
+    assert.throws(() => readSession(paths.file), (e: unknown) => e instanceof CacheError && /chmod 600/.test(e.hint ?? ''));
+    const target = join(dir, 'elsewhere.json');
+    writeFileSync(target, JSON.stringify(session()), { mode: 0o600 });
+    const link = join(dir, 'link.json');
+    symlinkSync(target, link);
+    assert.throws(() => readSession(link), /symbolic link/);
+  });
+  it('corrupt, unknown-version or foreign files are a miss, never a crash', () => {
+    for (const text of ['', '{', 'null', '[]', '{"version":2}', JSON.stringify({ ...session(), version: 99 }), JSON.stringify({ ...session(), access_token: 5 })]) {
+      assert.ok('miss' in parseSession(text), text);
+    }
+    assert.ok('miss' in parseSession(JSON.stringify(session({ key: 'other' })), 'k'));
+  });
+});
+
+describe('validity', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  const s = session({ expires_at: '2026-01-01T00:05:00Z', obtained_at: '2025-12-31T23:00:00Z' });
+  it('honours --min-valid', () => {
+    assert.ok(validToken(s, 'access', now, 60));
+    assert.equal(validToken(s, 'access', now, 301), undefined);
+    assert.equal(validToken(s, 'id', now, 0), undefined, 'no ID token');
+  });
+  it('a token "obtained" far in the future means the clock jumped back: not trusted', () => {
+    assert.equal(validToken(session({ expires_at: '2026-01-01T02:00:00Z', obtained_at: '2026-01-01T01:00:00Z' }), 'access', now, 60), undefined);
+  });
+});
