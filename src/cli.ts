@@ -3,7 +3,7 @@
 import yargs, { type Argv, type Options } from 'yargs';
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS, type OptionSpec, type RawOptions } from './config/options.js';
 import type { Deps } from './deps.js';
-import { UsageError } from './errors.js';
+import { OidcCredError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
 export function toYargs(o: OptionSpec): Options {
@@ -70,9 +70,11 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
     .help()
     .wrap(Math.min(110, deps.stderr.columns ?? 100))
     .fail((msg, err) => {
-      if (err instanceof UsageError || (err && !(err instanceof Error))) throw err;
-      if (err) throw err;
-      throw new UsageError(msg ?? 'invalid command line', { hint: "see 'oidc-cred --help'" });
+      // Our own errors (from handlers) pass through; yargs' own (YError, also wrapping what a
+      // `coerce` threw) are usage errors: exit 2.
+      if (err instanceof OidcCredError) throw err;
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(err?.message ?? msg ?? 'invalid command line', { hint: "see 'oidc-cred --help'" });
     });
   y = withOptions(y, GLOBAL_OPTIONS).group(GLOBAL_OPTIONS.map((o) => o.name), 'Options for every command:');
 

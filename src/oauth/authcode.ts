@@ -20,8 +20,8 @@ export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Dep
 
   const lb = await startLoopback({ ports: s.ports, redirectUri: s.redirectUri, expectedState: state, log: deps.log });
   try {
-    const url = new URL(p.as.authorization_endpoint ?? '');
     if (!p.as.authorization_endpoint) throw new OidcCredError(`the provider ${s.issuer} advertises no authorization endpoint`);
+    const url = new URL(p.as.authorization_endpoint);
     const q = url.searchParams;
     q.set('response_type', 'code');
     q.set('client_id', s.clientId);
