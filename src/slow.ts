@@ -1,7 +1,7 @@
 // The slow half of getToken (SPEC §5, STYLE habit 5): take the lock, read the cache again (another
 // process may have just logged in or refreshed), refresh before logging in, save before the lock
 // is released, and record a failed login so that the processes waiting for it fail with it.
-import { readOutcome, tryLock, writeOutcome, type Release } from './cache/lock.js';
+import { errnoOf, readOutcome, tryLock, writeOutcome, type Release } from './cache/lock.js';
 import { readSession, removeSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
 import type { Settings } from './config/resolve.js';
 import type { Deps } from './deps.js';
@@ -83,7 +83,11 @@ export async function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnsw
 async function lockOrValue<T>(paths: CachePaths, deps: Deps, deadline: number, meanwhile: () => T | undefined): Promise<{ release: Release } | { value: T }> {
   for (;;) {
     deps.signal.throwIfAborted();
-    const release = await tryLock(paths, (err) => deps.log.info(`oidc-cred: warning: lost the token cache lock (${err.message}); continuing`));
+    const release = await tryLock(
+      paths,
+      (err) => deps.log.info(`oidc-cred: warning: lost the token cache lock (${err.message}); continuing`),
+      (err) => deps.log.once('unwritable', `oidc-cred: warning: the token cache ${paths.dir} cannot be written (${errnoOf(err) || err.message}); going on without a lock or a saved token`),
+    );
     if (release) return { release };
     const value = meanwhile();
     if (value !== undefined) return { value };
@@ -121,7 +125,7 @@ async function underLock(req: TokenRequest, deps: Deps, key: string, paths: Cach
   if (canRefresh && current?.refresh_token) {
     try {
       const res = await refresh(provider, current.refresh_token);
-      current = save(paths, toSession(res, deps.now(), s, key, grant, current));
+      current = save(paths, toSession(res, deps.now(), s, key, grant, current), deps.log);
       deps.log.debug('refreshed the token');
       const v = validToken(current, req.kind, deps.now(), s.minValid);
       if (v) return { ...v, session: current };
@@ -129,7 +133,7 @@ async function underLock(req: TokenRequest, deps: Deps, key: string, paths: Cach
     } catch (err) {
       if (!(err instanceof RefreshRejectedError)) throw err;
       // The grant is gone (revoked, expired, or a rotated token reused elsewhere): drop it.
-      current = save(paths, { ...current, refresh_token: undefined });
+      current = save(paths, { ...current, refresh_token: undefined }, deps.log);
       if (s.nonInteractive) {
         throw new NotInteractiveError('the session has expired and the provider no longer accepts its refresh token', { hint: "run 'oidc-cred login'" });
       }
@@ -140,7 +144,7 @@ async function underLock(req: TokenRequest, deps: Deps, key: string, paths: Cach
   if (grant === 'client-credentials') {
     if (!provider.hasSecret) throw new LoginError('client credentials need a client secret', { hint: 'set --client-secret-file or OIDC_CRED_CLIENT_SECRET' });
     const res = await clientCredentials(provider);
-    return answer(save(paths, toSession(res, deps.now(), s, key, grant, undefined)), req.kind, deps.now(), s);
+    return answer(save(paths, toSession(res, deps.now(), s, key, grant, undefined), deps.log), req.kind, deps.now(), s);
   }
 
   assertCanLogIn(s, deps);
@@ -154,7 +158,7 @@ async function underLock(req: TokenRequest, deps: Deps, key: string, paths: Cach
     }
     throw err;
   }
-  const saved = save(paths, toSession(res, deps.now(), s, key, grant, undefined));
+  const saved = save(paths, toSession(res, deps.now(), s, key, grant, undefined), deps.log);
   writeOutcome(paths, { at: deps.now(), pid: process.pid, ok: true });
   return answer(saved, req.kind, deps.now(), s);
 }
@@ -171,8 +175,18 @@ function answer(session: CachedSession, kind: TokenKind, now: number, s: Setting
   return { ...v, session };
 }
 
-function save(paths: CachePaths, session: CachedSession): CachedSession {
-  writeSession(paths, session);
+/**
+ * Saves a session. A full disk or a read-only cache must not cost the user the token they just
+ * got: warn and hand it over uncached (the next call logs in or refreshes again).
+ */
+function save(paths: CachePaths, session: CachedSession, log?: Deps['log']): CachedSession {
+  try {
+    writeSession(paths, session);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (!log || !['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EIO'].includes(code)) throw err;
+    log.once('unwritable', `oidc-cred: warning: could not save the token cache (${code}); the token is handed over but not cached`);
+  }
   return session;
 }
 

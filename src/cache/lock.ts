@@ -12,9 +12,24 @@ const UPDATE_MS = 2_000;
 
 export type Release = () => Promise<void>;
 
-/** Tries once. Resolves a release function, or undefined when another process holds the lock. */
-export async function tryLock(paths: CachePaths, onCompromised: (err: Error) => void): Promise<Release | undefined> {
-  ensureCacheDir(paths.dir);
+/** Errors that mean "this directory cannot take a lock at all" rather than "someone holds it". */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+
+/**
+ * Tries once. Resolves a release function, or undefined when another process holds the lock.
+ * A cache directory that cannot be written (read-only, full) cannot be locked either: then the
+ * caller goes on unlocked after `onUnwritable` warned, rather than failing a token it can get.
+ */
+export async function tryLock(paths: CachePaths, onCompromised: (err: Error) => void, onUnwritable: (err: Error) => void): Promise<Release | undefined> {
+  try {
+    ensureCacheDir(paths.dir);
+  } catch (err) {
+    if (UNWRITABLE.has(errnoOf(err))) {
+      onUnwritable(err as Error);
+      return async () => undefined;
+    }
+    throw err;
+  }
   try {
     const release = await lockfile.lock(paths.file, {
       lockfilePath: paths.lock,
@@ -34,6 +49,10 @@ export async function tryLock(paths: CachePaths, onCompromised: (err: Error) => 
     };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
+    if (UNWRITABLE.has(errnoOf(err))) {
+      onUnwritable(err as Error);
+      return async () => undefined;
+    }
     throw new LockError('could not lock the token cache', { cause: err });
   }
 }
@@ -62,4 +81,14 @@ export function readOutcome(paths: CachePaths): Outcome | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The errno code of an error or of the error it wraps. */
+export function errnoOf(err: unknown): string {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let i = 0; e && i < 4; i++) {
+    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return e.code;
+    e = e.cause as typeof e;
+  }
+  return '';
 }

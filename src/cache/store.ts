@@ -149,7 +149,13 @@ export function ensureCacheDir(dir: string): void {
   if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
     throw new CacheError(`cache directory ${dir} belongs to another user (uid ${st.uid})`, { hint: 'use a cache directory of your own (--cache-dir)' });
   }
-  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      chmodSync(dir, 0o700);
+    } catch (err) {
+      throw new CacheError(`cache directory ${dir} is open to other users and cannot be fixed`, { cause: err, hint: `run: chmod 700 '${dir}'` });
+    }
+  }
 }
 
 /** Atomic write: a reader sees the old file or the new one, never a part (SPEC §5). */

@@ -1,43 +1,66 @@
-// docker credential helper actions (SPEC §8).
+// docker credential helper actions (SPEC §8, docker/docker-credential-helpers): `get` is a
+// token-handing command (plan.ts, shared with the hot path); `store`, `erase` and `list` are here.
+// Stdout carries only the protocol: JSON, or docker's "not found" sentence.
 import type { RawOptions } from '../config/options.js';
 import { loadConfigFile, resolveSettings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
-import { NoMatchingProfile, UsageError } from '../errors.js';
-import { parseServerUrl } from '../protocols/docker.js';
+import { ConfigError, NoMatchingProfile, UsageError } from '../errors.js';
+import { parseServerUrl, parseStoreInput } from '../protocols/docker.js';
 import { environment, invalidateIfOurs } from '../slow.js';
 import { answerTokenCommand } from './answer.js';
 import { cachedToken } from '../session.js';
 
 export async function docker(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
   const action = p[1];
-  if (action === 'get') return answerTokenCommand(p, flags, deps);
-  if (action === 'list') {
-    const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
-    const map: Record<string, string> = {};
-    for (const [, profile] of config.profiles) {
-      for (const m of profile.match ?? []) map[m] = typeof profile['docker-username'] === 'string' ? profile['docker-username'] : 'oauth2accesstoken';
-    }
-    deps.stdout.write(`${JSON.stringify(map)}\n`);
-    return 0;
+  switch (action) {
+    case 'get':
+      return answerTokenCommand(p, flags, deps);
+    case 'list':
+      deps.stdout.write(`${JSON.stringify(listMatches(flags, deps))}\n`);
+      return 0;
+    case 'store':
+      // `docker login` hands over a username and password; the token cache is the store, so the
+      // JSON is checked and dropped (a password typed at `docker login` is not ours to keep).
+      parseStoreInput(await deps.readStdin());
+      return 0;
+    case 'erase':
+      return erase(flags, deps);
+    default:
+      throw new UsageError(`docker credential helpers know get, store, erase and list, not "${action ?? ''}"`);
   }
-  const input = await deps.readStdin();
-  if (action === 'store') {
-    // The JSON docker sends is read and dropped: the token cache is the store.
-    try {
-      JSON.parse(input);
-    } catch {
-      throw new UsageError('docker sent credentials that are not JSON');
-    }
-    return 0;
+}
+
+/** SPEC §8 `list`: ServerURL → Username for every configured match (of --profile, when given). */
+export function listMatches(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' | 'cwd'>): Record<string, string> {
+  const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
+  const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : deps.env.OIDC_CRED_PROFILE || undefined;
+  if (only && !config.profiles.has(only)) throw new ConfigError(`config file ${config.path}: no profile named "${only}"`);
+  const map: Record<string, string> = {};
+  for (const [name, profile] of config.profiles) {
+    if (only && name !== only) continue;
+    const user = typeof profile['docker-username'] === 'string' ? profile['docker-username'] : 'oauth2accesstoken';
+    for (const m of profile.match ?? []) map[m] = user;
   }
-  // erase: docker sends only the server URL (docker logout); drop our access token for it.
-  const server = parseServerUrl(input);
+  return map;
+}
+
+/**
+ * `docker logout` sends only the server URL. The access token we hand out for it is dropped (the
+ * next `get` refreshes); the refresh token is kept, as for git's erase (SPEC §6). A server no
+ * profile matches has nothing of ours to erase: exit 0, as docker logout expects of an idempotent erase.
+ */
+async function erase(flags: RawOptions, deps: Deps): Promise<number> {
+  const server = parseServerUrl(await deps.readStdin());
   if (!server) throw new UsageError('docker sent no server URL');
   try {
     const s = resolveSettings({ flags, env: deps.env, home: deps.home, cwd: deps.cwd, purpose: 'docker', url: server });
     const env = environment(deps);
-    const current = cachedToken(s, s.tokenType ?? 'access', env, deps.now());
-    if (current) await invalidateIfOurs(s, env, current.token, deps);
+    // min-valid 0: a token about to expire is still ours to erase.
+    const current = cachedToken({ ...s, minValid: 0 }, s.tokenType ?? 'access', env, deps.now());
+    if (current) {
+      const dropped = await invalidateIfOurs(s, env, current.token, deps);
+      deps.log.debug(dropped ? `erased the cached token for ${server}` : `nothing cached for ${server}`);
+    }
   } catch (err) {
     if (!(err instanceof NoMatchingProfile)) throw err;
   }

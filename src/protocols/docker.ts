@@ -1,6 +1,7 @@
 // docker credential helper protocol (SPEC §8, docker/docker-credential-helpers): the server URL
 // on stdin for get/erase, JSON on stdout; "credentials not found in native keychain" for an
-// unknown server, as docker expects from every helper.
+// unknown server, as docker expects from every helper (it compares the text exactly).
+import { UsageError } from '../errors.js';
 
 export const NOT_FOUND = 'credentials not found in native keychain';
 
@@ -10,4 +11,19 @@ export function parseServerUrl(stdin: string): string {
 
 export function formatDockerAnswer(serverUrl: string, username: string, secret: string): string {
   return `${JSON.stringify({ ServerURL: serverUrl, Username: username, Secret: secret })}\n`;
+}
+
+/** `store` input: {"ServerURL","Username","Secret"}. Checked, never echoed (it holds a password). */
+export function parseStoreInput(stdin: string): { ServerURL: string; Username: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(stdin);
+  } catch {
+    throw new UsageError('docker sent credentials that are not JSON');
+  }
+  if (typeof v !== 'object' || v === null || typeof (v as { ServerURL?: unknown }).ServerURL !== 'string') {
+    throw new UsageError('docker sent credentials without a ServerURL');
+  }
+  const o = v as { ServerURL: string; Username?: unknown };
+  return { ServerURL: o.ServerURL, Username: typeof o.Username === 'string' ? o.Username : '' };
 }

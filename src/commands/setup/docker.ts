@@ -1,7 +1,140 @@
+// oidc-cred setup docker [--profile P] [--write] (SPEC §2, §8): the `credHelpers` entries that send
+// docker to docker-credential-oidc-cred for each registry a profile matches. Printed on stdout;
+// with --write merged into $DOCKER_CONFIG/config.json (else ~/.docker/config.json) without
+// disturbing anything else in that file: other keys, other helpers and credsStore are kept.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync, constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { RawOptions } from '../../config/options.js';
+import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
-import { OidcCredError } from '../../errors.js';
+import { ConfigError, OidcCredError } from '../../errors.js';
 
-export async function setupDocker(_flags: RawOptions, _deps: Deps): Promise<number> {
-  throw new OidcCredError('setup docker is not available yet');
+/** docker runs `docker-credential-<this>`. */
+export const HELPER = 'oidc-cred';
+/** Docker Hub's credentials are keyed by this URL, whatever name the user gave the registry. */
+const DOCKER_HUB = 'https://index.docker.io/v1/';
+const HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** The registry key docker looks up for a `match` entry: its host[:port] (Docker Hub: its URL). */
+export function registryKey(entry: string): string | undefined {
+  const raw = entry.trim();
+  if (!raw) return undefined;
+  let host: string;
+  try {
+    host = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  if (!host) return undefined;
+  return HUB_HOSTS.has(host) ? DOCKER_HUB : host;
+}
+
+export function dockerConfigPath(env: Readonly<Record<string, string | undefined>>, home: string, cwd: string): string {
+  const dir = env.DOCKER_CONFIG ? (isAbsolute(env.DOCKER_CONFIG) ? env.DOCKER_CONFIG : resolve(cwd, env.DOCKER_CONFIG)) : join(home, '.docker');
+  return join(dir, 'config.json');
+}
+
+/** The credHelpers entries for --profile, or for every profile when none is named. */
+export function credHelpersFor(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' | 'cwd'>): Record<string, string> {
+  const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
+  const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : deps.env.OIDC_CRED_PROFILE || undefined;
+  if (only && !config.profiles.has(only)) {
+    throw new ConfigError(config.exists ? `config file ${config.path}: no profile named "${only}"` : `profile "${only}" was asked for, but there is no config file at ${config.path}`);
+  }
+  const out: Record<string, string> = {};
+  for (const [name, profile] of config.profiles) {
+    if (only && name !== only) continue;
+    for (const m of profile.match ?? []) {
+      const key = registryKey(m);
+      if (key) out[key] = HELPER;
+    }
+  }
+  if (!Object.keys(out).length) {
+    const which = only ? `profile "${only}"` : config.exists ? `any profile of ${config.path}` : `the config file ${config.path} (it does not exist)`;
+    throw new ConfigError(`no registry to set up: ${which} has no "match" entries`, {
+      hint: 'add the registry host names to "match", e.g. "match": ["registry.example.com"]',
+    });
+  }
+  return out;
+}
+
+export async function setupDocker(flags: RawOptions, deps: Deps): Promise<number> {
+  const helpers = credHelpersFor(flags, deps);
+  deps.stdout.write(`${JSON.stringify({ credHelpers: helpers }, null, 2)}\n`);
+  const file = dockerConfigPath(deps.env, deps.home, deps.cwd);
+  if (flags.write !== true) {
+    deps.log.info(`oidc-cred: merge this into ${file}, or run 'oidc-cred setup docker --write'`);
+    return 0;
+  }
+  const replaced = mergeDockerConfig(file, helpers);
+  for (const [host, was] of replaced) deps.log.info(`oidc-cred: ${host} used the credential helper "${was}"; it now uses "${HELPER}"`);
+  deps.log.info(`oidc-cred: wrote ${Object.keys(helpers).length} credHelpers entr${Object.keys(helpers).length === 1 ? 'y' : 'ies'} to ${file}`);
+  return 0;
+}
+
+/** Merges `helpers` into credHelpers of the docker config file; returns the entries that pointed elsewhere. */
+export function mergeDockerConfig(path: string, helpers: Record<string, string>): Array<[string, string]> {
+  let file = path;
+  try {
+    // A config.json that is a symlink (dotfiles) is updated where it points, not replaced by a file.
+    file = realpathSync(path);
+  } catch {
+    // absent: created below
+  }
+  let text: string | undefined;
+  let mode = 0o600;
+  try {
+    text = readFileSync(file, 'utf8');
+    mode = statSync(file).mode & 0o777;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new OidcCredError(`cannot read the docker config ${file}`, { cause: err });
+  }
+  let config: Record<string, unknown> = {};
+  if (text !== undefined && text.trim() !== '') {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`the docker config ${file} is not valid JSON; it was left untouched`, { cause: err });
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`the docker config ${file} is not a JSON object; it was left untouched`);
+    config = v as Record<string, unknown>;
+  }
+  const existing = config.credHelpers;
+  if (existing !== undefined && (typeof existing !== 'object' || existing === null || Array.isArray(existing))) {
+    throw new ConfigError(`the docker config ${file}: "credHelpers" is not an object; it was left untouched`);
+  }
+  const merged: Record<string, unknown> = { ...(existing as Record<string, unknown> | undefined) };
+  const replaced: Array<[string, string]> = [];
+  for (const [host, helper] of Object.entries(helpers)) {
+    if (typeof merged[host] === 'string' && merged[host] !== helper) replaced.push([host, merged[host] as string]);
+    merged[host] = helper;
+  }
+  // Docker writes this file indented with tabs; so do we. Key order is kept (credHelpers stays in place).
+  const next = { ...config, credHelpers: merged };
+  writeAtomic(file, `${JSON.stringify(next, null, '\t')}\n`, mode);
+  return replaced;
+}
+
+/** Temp file in the same directory, fsync, rename: docker never reads half a file. */
+function writeAtomic(file: string, content: string, mode: number): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.config.json.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    const buf = Buffer.from(content, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw new OidcCredError(`cannot write the docker config ${file}`, { cause: err });
+  }
 }
