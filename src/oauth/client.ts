@@ -183,7 +183,9 @@ export function providerError(what: string, err: unknown): OidcCredError {
     return new ProviderError(what, { cause: new Error(`the provider answered ${err.error}${desc}, HTTP ${err.status}`) });
   }
   if (err instanceof oauth.WWWAuthenticateChallengeError) {
-    return new ProviderError(what, { cause: new Error(`the provider answered HTTP ${err.status} with a ${err.cause[0]?.scheme ?? 'WWW-Authenticate'} challenge`) });
+    const c = err.cause[0];
+    const code = c?.parameters?.error ? `: ${c.parameters.error}${c.parameters.error_description ? ` (${c.parameters.error_description})` : ''}` : '';
+    return new ProviderError(what, { cause: new Error(`the provider answered HTTP ${err.status} with a ${c?.scheme ?? 'WWW-Authenticate'} challenge${code}`) });
   }
   if (err instanceof oauth.OperationProcessingError) {
     const res = err.cause instanceof Response ? err.cause : undefined;

@@ -82,6 +82,10 @@ export async function startLoopback(opts: LoopbackOptions): Promise<Loopback> {
       params,
       finish: (ok, message) =>
         new Promise<void>((resolve) => {
+          // The browser may have gone (closed tab, its own timeout): a destroyed socket never
+          // calls end's callback, so settle on 'close' too, and never wait more than 2 s.
+          res.once('close', () => resolve());
+          setTimeout(resolve, 2000).unref();
           html(res, ok ? 200 : 400, ok ? successPage(message) : errorPage(message), resolve);
         }),
     });

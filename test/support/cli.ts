@@ -40,6 +40,7 @@ export function trackLeaks(p: TestProvider): void {
 
 export function assertNoLeak(text: string, where: string): void {
   for (const p of tracked) {
+    if (text.includes(p.clientSecret)) throw new Error(`the test provider's client secret appeared in ${where}`);
     for (const t of p.issuedTokens) {
       // User codes are meant to be shown (device grant); tokens never.
       if (t.length >= 16 && text.includes(t)) throw new Error(`a token issued by the test provider appeared in ${where}`);
