@@ -2,7 +2,7 @@
 // process may have just logged in or refreshed), refresh before logging in, save before the lock
 // is released, and record a failed login so that the processes waiting for it fail with it.
 import { errnoOf, readOutcome, tryLock, writeOutcome, type Release } from './cache/lock.js';
-import { readSession, removeSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
+import { bootClock, readSession, removeSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
 import type { Settings } from './config/resolve.js';
 import type { Deps } from './deps.js';
 import { InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError } from './errors.js';
@@ -14,6 +14,8 @@ import type { Provider, TokenResult } from './oauth/client.js';
 export const POLL_MS = 200;
 /** Lifetime assumed for an access token whose response gave no expires_in and that is not a JWT. */
 const DEFAULT_LIFETIME_S = 3600;
+/** Margin for the ID token's receipt time against its `iat` (network and provider clock skew). */
+const ID_TOKEN_SKEW_S = 30;
 
 export interface TokenRequest {
   settings: Settings;
@@ -231,7 +233,13 @@ export function toSession(r: TokenResult, now: number, s: Settings, key: string,
     accessExp = typeof jwtExp === 'number' ? jwtExp * 1000 : now + DEFAULT_LIFETIME_S * 1000;
   }
   const idToken = (t.id_token as string | undefined) ?? previous?.id_token;
-  const idExp = t.id_token ? (r.idTokenExp ?? (decodeJwt(t.id_token as string)?.exp as number | undefined)) : undefined;
+  // The ID token's lifetime (exp − iat) counted from receipt on our clock, like expires_in: a
+  // local clock that is off does not make a fresh ID token look expired (or an old one valid).
+  const idClaims = t.id_token ? decodeJwt(t.id_token as string) : undefined;
+  const rawExp = r.idTokenExp ?? (idClaims?.exp as number | undefined);
+  const iat = idClaims?.iat;
+  const idExp = typeof rawExp === 'number' ? (typeof iat === 'number' && rawExp > iat ? now / 1000 + (rawExp - iat) - ID_TOKEN_SKEW_S : rawExp) : undefined;
+  const boot = bootClock();
   return {
     version: 1,
     key,
@@ -248,6 +256,8 @@ export function toSession(r: TokenResult, now: number, s: Settings, key: string,
     expires_at: exp(accessExp),
     id_token_expires_at: t.id_token ? (typeof idExp === 'number' ? exp(idExp * 1000) : undefined) : previous?.id_token_expires_at,
     obtained_at: exp(now),
+    boot_id: boot?.id,
+    uptime_at: boot?.uptime,
   };
 }
 

@@ -41,6 +41,9 @@ export interface CachedSession {
   /** RFC 3339; the ID token's `exp`. */
   id_token_expires_at?: string | undefined;
   obtained_at: string;
+  /** Linux: the kernel's boot id and seconds since boot (CLOCK_BOOTTIME) when the tokens arrived. */
+  boot_id?: string | undefined;
+  uptime_at?: number | undefined;
 }
 
 /** The grant family that makes an identity: a person's login, or the client's own. */
@@ -237,13 +240,47 @@ export function tokenOf(s: CachedSession, kind: TokenKind): { token: string; exp
   return Number.isFinite(expiresAt) ? { token, expiresAt } : undefined;
 }
 
-/** Valid for at least `minValidSec` more seconds (SPEC §5). */
-export function validToken(s: CachedSession, kind: TokenKind, now: number, minValidSec: number): { token: string; expiresAt: number } | undefined {
+export interface BootClock {
+  id: string;
+  /** seconds since boot, including suspend (CLOCK_BOOTTIME) */
+  uptime: number;
+}
+
+let bootId: string | null | undefined;
+/**
+ * A clock the user cannot set: seconds since this boot, which keeps counting through suspend
+ * and never jumps. Linux only (two small /proc reads; the uptime is read afresh every call,
+ * since a process may wait minutes for a login); elsewhere undefined.
+ */
+export function bootClock(): BootClock | undefined {
+  if (bootId === null) return undefined;
+  try {
+    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return bootId && Number.isFinite(uptime) ? { id: bootId, uptime } : undefined;
+  } catch {
+    bootId = null;
+    return undefined;
+  }
+}
+
+/**
+ * Valid for at least `minValidSec` more seconds (SPEC §5). The wall clock can jump; within one
+ * boot the time since receipt is also measured on the boot clock, and the stricter answer wins:
+ * a clock set back cannot make an expired token look valid, and one set forward only costs a
+ * refresh (after which both clocks agree again).
+ */
+export function validToken(s: CachedSession, kind: TokenKind, now: number, minValidSec: number, boot: BootClock | undefined = bootClock()): { token: string; expiresAt: number } | undefined {
   const t = tokenOf(s, kind);
   if (!t) return undefined;
-  // A token obtained "in the future" means the clock jumped back: trust expires_at only as far
-  // as its lifetime at receipt allows.
   const obtained = Date.parse(s.obtained_at);
+  // Obtained "in the future": the clock jumped back since; do not trust the wall clock.
   if (Number.isFinite(obtained) && obtained > now + 5 * 60_000) return undefined;
-  return t.expiresAt - now >= minValidSec * 1000 ? t : undefined;
+  let remaining = t.expiresAt - now;
+  if (boot && s.boot_id === boot.id && typeof s.uptime_at === 'number' && Number.isFinite(obtained)) {
+    const lifetime = t.expiresAt - obtained;
+    const elapsed = (boot.uptime - s.uptime_at) * 1000;
+    remaining = Math.min(remaining, lifetime - Math.max(0, elapsed));
+  }
+  return remaining >= minValidSec * 1000 ? t : undefined;
 }

@@ -22,7 +22,9 @@ export type Fault =
   | 'token-expired-id-token'
   | 'token-no-access-token'
   | 'token-redirect'
-  | 'callback-wrong-iss';
+  | 'callback-wrong-iss'
+  /** a refresh_token grant that is never answered */
+  | 'refresh-hang';
 
 export interface HostileOp {
   issuer: string;
@@ -84,6 +86,7 @@ export async function startHostileOp(): Promise<HostileOp> {
       let body = '';
       for await (const chunk of req) body += chunk;
       const form = new URLSearchParams(body);
+      if (form.get('grant_type') === 'refresh_token' && f === 'refresh-hang') return; // never answers
       const grant = pending.get(form.get('code') ?? '');
       if (!grant) return json(res, 400, { error: 'invalid_grant' });
       if (f === 'token-html') return json(res, 200, '<html><body>Please log in to the proxy</body></html>', 'text/html');

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cachePaths, parseSession, readSession, sessionKey, validToken, writeSession, type CachedSession } from '../../src/cache/store.ts';
+import { bootClock, cachePaths, parseSession, readSession, sessionKey, validToken, writeSession, type CachedSession } from '../../src/cache/store.ts';
 import { CacheError } from '../../src/errors.ts';
 
 const base = { issuer: 'https://idp.example', clientId: 'c', audience: undefined, grant: 'user' as const };
@@ -73,5 +73,31 @@ describe('validity', () => {
   });
   it('a token "obtained" far in the future means the clock jumped back: not trusted', () => {
     assert.equal(validToken(session({ expires_at: '2026-01-01T02:00:00Z', obtained_at: '2026-01-01T01:00:00Z' }), 'access', now, 60), undefined);
+  });
+});
+
+describe('clock jumps (boot clock)', () => {
+  const boot = { id: 'boot-1', uptime: 10_000 };
+  const now = Date.parse('2026-01-01T12:00:00Z');
+  // Obtained at `now` by the wall clock, uptime 10 000 s; lifetime one hour.
+  const s = session({ obtained_at: new Date(now).toISOString(), expires_at: new Date(now + 3600_000).toISOString(), boot_id: 'boot-1', uptime_at: 10_000 });
+  it('a wall clock set back two hours does not make an expired token valid', () => {
+    // Two hours have really passed (uptime), but the wall clock says it is still `now`.
+    assert.equal(validToken(s, 'access', now, 60, { id: 'boot-1', uptime: 10_000 + 7200 }), undefined);
+  });
+  it('a wall clock set forward only costs a refresh: the monotonic view is the stricter one, not looser', () => {
+    assert.ok(validToken(s, 'access', now + 600_000, 60, { id: 'boot-1', uptime: 10_000 + 600 }));
+    assert.equal(validToken(s, 'access', now + 7200_000, 60, { id: 'boot-1', uptime: 10_000 + 600 }), undefined);
+  });
+  it('after a reboot only the wall clock counts', () => {
+    assert.ok(validToken(s, 'access', now + 600_000, 60, { id: 'boot-2', uptime: 5 }));
+  });
+  it('the real boot clock reads on Linux and never goes back', (t) => {
+    if (process.platform !== 'linux') return t.skip('Linux only');
+    const a = bootClock();
+    const b = bootClock();
+    assert.match(a!.id, /^[0-9a-f-]{36}$/);
+    assert.ok(a!.uptime > 0 && b!.uptime >= a!.uptime);
+    void boot;
   });
 });
