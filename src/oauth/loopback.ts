@@ -64,7 +64,7 @@ export async function startLoopback(opts: LoopbackOptions): Promise<Loopback> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, url.pathname === callbackPath ? 405 : 404, 'not found');
     if (url.pathname === '/' && !done) {
-      if (!authorizationUrl) return plain(res, 503, 'not ready');
+      if (!authorizationUrl) return plain(res, 404, 'not found'); // only a port scanner comes this early
       res.writeHead(302, { Location: authorizationUrl });
       res.end();
       return;

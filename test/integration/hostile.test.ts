@@ -136,3 +136,34 @@ describe('a cache that cannot be written', () => {
     }
   });
 });
+
+describe('hostile neighbours', () => {
+  it('a cache directory owned by another user is refused', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to chown to another user');
+    const sb = sandbox(p);
+    mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
+    execFileSync('chown', ['65534:65534', sb.cacheDir]);
+    const r = await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /belongs to another user \(uid 65534\)/);
+    assert.equal(sb.browserRuns().length, 0, 'refused before any login');
+    sb.cleanup();
+  });
+
+  it('a session file replaced by a symlink (to a file the attacker controls) is refused', async () => {
+    const sb = sandbox(p);
+    assert.equal((await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env })).code, 0);
+    const name = sessions(sb.cacheDir)[0]!;
+    const evil = join(sb.dir, 'planted.json');
+    writeFileSync(evil, readFileSync(join(sb.cacheDir, name)), { mode: 0o600 });
+    const { rmSync, symlinkSync } = await import('node:fs');
+    rmSync(join(sb.cacheDir, name));
+    symlinkSync(evil, join(sb.cacheDir, name));
+    const r = await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '', 'nothing read through the link is handed out');
+    assert.match(r.stderr, /is a symbolic link/);
+    sb.cleanup();
+  });
+});
