@@ -26,7 +26,14 @@ function sh(label: string, cmd: string, args: string[], env: Record<string, stri
     c.stderr.setEncoding('utf8').on('data', (d: string) => process.stdout.write(dim(d)));
     c.stdin.end(input ?? '');
     c.on('error', fail);
-    c.on('close', (code) => done({ code, stdout }));
+    // Not 'close': a real browser started by oidc-cred inherits its stderr and may outlive it.
+    let exited: number | null | undefined;
+    let ended = false;
+    const settle = (): void => {
+      if (exited !== undefined && ended) done({ code: exited, stdout });
+    };
+    c.stdout.on('end', () => ((ended = true), settle()));
+    c.on('exit', (code) => ((exited = code), settle()));
   });
 }
 

@@ -59,11 +59,13 @@ export async function openBrowser(url: string, opts: BrowserOptions): Promise<vo
     if (!words.length) return warn('the browser command is empty');
     opts.log.debug(`starting browser command ${words[0]}`);
     const child = spawn(words[0]!, [...words.slice(1), url], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its output goes to our stderr — the descriptor itself, not a pipe through us, so a
+      // browser that outlives us (it usually does) cannot die of a broken pipe. Never stdout.
+      stdio: ['ignore', 2, 2],
+      // Its own process group: a Ctrl-C meant for oidc-cred does not close the user's browser.
+      detached: true,
       env: childEnv(opts.env),
     });
-    forward(child.stdout, opts.log);
-    forward(child.stderr, opts.log);
     child.on('error', (err) => warn(err.message));
     child.on('exit', (code, sig) => {
       if (code) warn(`the browser command exited with status ${code}`);
@@ -84,15 +86,6 @@ export async function openBrowser(url: string, opts: BrowserOptions): Promise<vo
   } catch (err) {
     warn((err as Error).message);
   }
-}
-
-function forward(stream: NodeJS.ReadableStream | null, log: Logger): void {
-  if (!stream) return;
-  stream.setEncoding('utf8');
-  stream.on('data', (d: string) => {
-    for (const line of d.split('\n')) if (line.trim()) log.debug(`browser: ${line}`);
-  });
-  (stream as unknown as { unref?: () => void }).unref?.();
 }
 
 /** The browser gets our environment minus anything of ours that could hold a secret. */

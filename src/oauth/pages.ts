@@ -19,7 +19,7 @@ p{line-height:1.5;margin:.5rem 0}
 small{color:#59636e}
 </style></head>
 <body><main><div class="mark">${ok ? '&#10003;' : '&#10007;'}</div><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>
-<p><small>oidc-cred &middot; you can close this tab</small></p></main></body></html>
+<p><small>oidc-cred</small></p></main></body></html>
 `;
 }
 

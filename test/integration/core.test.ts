@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, run, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
+import { BIN, BROWSER, run, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
 
 let p: TestProvider;
 before(async () => {
@@ -109,6 +109,20 @@ describe('login and the hot path', () => {
     // …and the same URL is printed on stderr in case no browser opens.
     const url = line!.split(' ')[1]!;
     assert.ok(r.stderr.includes(url), 'login URL printed on stderr');
+    sb.cleanup();
+  });
+});
+
+describe('stdout belongs to the protocol', () => {
+  it("whatever the browser prints goes to stderr, never stdout", async () => {
+    const sb = fresh();
+    // A browser launcher that chatters on its stdout, then opens the URL (appended as $1).
+    const chatty = `sh -c 'echo BROWSER-SAYS-HI; echo BROWSER-ERR >&2; exec ${process.execPath} --import tsx ${BROWSER} --log ${sb.browserLog} "$1"' sh`;
+    const r = await run(BIN.oidcCred, ['token', '--issuer', p.issuer, '--client-id', p.publicClientId, '--cache-dir', sb.cacheDir, '--browser-command', chatty], { env: sb.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\S{20,}\n$/, 'only the token on stdout');
+    assert.match(r.stderr, /BROWSER-SAYS-HI/);
+    assert.match(r.stderr, /BROWSER-ERR/);
     sb.cleanup();
   });
 });
