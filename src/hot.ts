@@ -8,9 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgvLight } from './config/argv.js';
 import { readAll } from './deps.js';
 import { planTokenCommand } from './plan.js';
+import { translateKubeloginArgs } from './protocols/kubelogin.js';
 import { cachedToken } from './session.js';
 
 export function run(argv: string[]): void {
+  argv = translateKubeloginArgs(argv);
   let stdinText: string | undefined;
   const readStdin = (): Promise<string> => readAll(process.stdin).then((t) => (stdinText = t));
   tryHot(argv, readStdin)

@@ -2,6 +2,7 @@
 // stderr (SPEC §10, STYLE habit 2). No stack trace unless --verbose.
 import { describeError, InterruptedError, OidcCredError, UsageError } from './errors.js';
 import { processDeps, type Deps } from './deps.js';
+import { translateKubeloginArgs } from './protocols/kubelogin.js';
 
 export async function main(argv: string[], deps: Deps): Promise<number> {
   deps.log.verbose = argv.includes('-v') || argv.includes('--verbose') || isTrue(deps.env.OIDC_CRED_DEBUG);
@@ -27,5 +28,6 @@ function isTrue(v: string | undefined): boolean {
 
 /** Called by the bin shim with the process's own I/O. */
 export function runMain(argv: string[], opts: { stdinText?: string | undefined }): Promise<number> {
+  argv = translateKubeloginArgs(argv);
   return main(argv, processDeps(opts));
 }

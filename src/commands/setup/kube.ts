@@ -1,7 +1,112 @@
+// oidc-cred setup kube [--profile P] [--cluster NAME] [--write] (SPEC §2, issue 4): the kubeconfig
+// `users` entry that makes kubectl (and every client-go program) run `oidc-cred kube`, and the
+// `kubectl config set-credentials` command that writes it. --write lets kubectl itself edit the
+// kubeconfig, so that everything else in the file stays exactly as it was.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import type { RawOptions } from '../../config/options.js';
+import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
-import { OidcCredError } from '../../errors.js';
+import { ConfigError, OidcCredError, UsageError } from '../../errors.js';
 
-export async function setupKube(_flags: RawOptions, _deps: Deps): Promise<number> {
-  throw new OidcCredError('setup kube is not available yet');
+export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
+
+export interface KubeSetup {
+  user: string;
+  /** kubectl argv (without "kubectl") for the user entry, and for the context when --cluster is given. */
+  commands: string[][];
+  yaml: string;
+}
+
+/** A kubeconfig name: what kubectl accepts without surprises. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,252}$/;
+
+export function kubeSetup(profile: string | undefined, cluster: string | undefined): KubeSetup {
+  if (profile !== undefined && !NAME.test(profile)) throw new UsageError(`--profile "${profile.slice(0, 40)}" is not a usable kubeconfig name`);
+  if (cluster !== undefined && !NAME.test(cluster)) throw new UsageError(`--cluster "${cluster.slice(0, 40)}" is not a usable kubeconfig name`);
+  const user = profile ? `oidc-cred-${profile}` : 'oidc-cred';
+  // Without --profile the cluster's server picks the profile (SPEC §4), thanks to provideClusterInfo.
+  const args = profile ? ['kube', '--profile', profile] : ['kube'];
+  const commands: string[][] = [
+    [
+      'config',
+      'set-credentials',
+      user,
+      `--exec-api-version=${EXEC_API_VERSION}`,
+      '--exec-command=oidc-cred',
+      ...args.map((a) => `--exec-arg=${a}`),
+      '--exec-interactive-mode=IfAvailable',
+      '--exec-provide-cluster-info=true',
+    ],
+  ];
+  if (cluster) commands.push(['config', 'set-context', cluster, `--cluster=${cluster}`, `--user=${user}`]);
+  const yaml = [
+    'users:',
+    `- name: ${user}`,
+    '  user:',
+    '    exec:',
+    `      apiVersion: ${EXEC_API_VERSION}`,
+    '      command: oidc-cred',
+    '      args:',
+    ...args.map((a) => `      - ${a}`),
+    '      interactiveMode: IfAvailable',
+    '      provideClusterInfo: true',
+    ...(cluster ? ['contexts:', `- name: ${cluster}`, '  context:', `    cluster: ${cluster}`, `    user: ${user}`] : []),
+  ].join('\n');
+  return { user, commands, yaml };
+}
+
+/** For display only: the command is run as an argv array, never through a shell. */
+export function shellQuote(a: string): string {
+  return /^[A-Za-z0-9._@%+=:,/-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The kubeconfig kubectl would write to: the first path of $KUBECONFIG, else ~/.kube/config. */
+export function kubeconfigPath(env: Deps['env'], home: string, cwd: string): string {
+  const first = (env.KUBECONFIG ?? '').split(delimiter).find((p) => p.trim() !== '');
+  return first ? resolve(cwd, first) : join(home, '.kube', 'config');
+}
+
+export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> {
+  const profile = typeof flags.profile === 'string' && flags.profile ? flags.profile : deps.env.OIDC_CRED_PROFILE || undefined;
+  const cluster = typeof flags.cluster === 'string' && flags.cluster ? flags.cluster : undefined;
+  if (profile) {
+    const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
+    if (!config.profiles.has(profile)) {
+      throw new ConfigError(config.exists ? `config file ${config.path}: no profile named "${profile}"` : `profile "${profile}" was asked for, but there is no config file at ${config.path}`);
+    }
+  }
+  const s = kubeSetup(profile, cluster);
+  const out = [
+    '# kubeconfig entry (merge into your kubeconfig):',
+    s.yaml,
+    '',
+    '# or let kubectl write it:',
+    ...s.commands.map((c) => ['kubectl', ...c].map(shellQuote).join(' ')),
+    '',
+  ].join('\n');
+  deps.stdout.write(out);
+  if (flags.write !== true) return 0;
+
+  const file = kubeconfigPath(deps.env, deps.home, deps.cwd);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  for (const c of s.commands) await kubectl(['--kubeconfig', file, ...c], deps);
+  deps.log.info(`oidc-cred: wrote user "${s.user}"${cluster ? ` and context "${cluster}"` : ''} to ${file}`);
+  return 0;
+}
+
+function kubectl(args: string[], deps: Deps): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    // stdout of kubectl ("User … set.") is for people: stderr. stdout holds the snippet only.
+    const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...deps.env } as NodeJS.ProcessEnv });
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => deps.stderr.write(d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    child.on('error', (e) => reject(new OidcCredError('could not run kubectl to write the kubeconfig', { cause: e, hint: 'install kubectl, or paste the entry above into your kubeconfig' })));
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise();
+      else reject(new OidcCredError(`kubectl ${args.slice(2, 4).join(' ')} failed (exit ${code})`, { cause: err.trim() || undefined }));
+    });
+  });
 }
