@@ -52,7 +52,10 @@ export async function startLoopback(opts: LoopbackOptions): Promise<Loopback> {
   const hostOk = new Set([`${template.hostname}:${port}`, `127.0.0.1:${port}`].map((h) => h.toLowerCase()));
   const redirect = new URL(template.href);
   redirect.port = String(port);
-  const redirectUri = redirect.href;
+  // Providers compare redirect URIs as strings: `http://localhost` must stay without the "/"
+  // that URL serialisation adds (kubelogin's default, registered as such).
+  const hasPath = /^[a-z]+:\/\/[^/?#]+[/?#]/i.test(opts.redirectUri ?? 'http://127.0.0.1/callback');
+  const redirectUri = hasPath ? redirect.href : redirect.href.replace(/\/$/, '');
   const startUrl = `http://${template.hostname}:${port}/`;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -63,7 +66,10 @@ export async function startLoopback(opts: LoopbackOptions): Promise<Loopback> {
     if ((req.url ?? '').length > MAX_URL) return plain(res, 414, 'request too long');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, url.pathname === callbackPath ? 405 : 404, 'not found');
-    if (url.pathname === '/' && !done) {
+    // `/` redirects to the provider — unless `/` is itself the callback path and this is the
+    // provider's answer (a redirect URI without a path, such as kubelogin's http://localhost).
+    const isAnswer = ['state', 'code', 'error'].some((k) => url.searchParams.has(k));
+    if (url.pathname === '/' && !done && !(callbackPath === '/' && isAnswer)) {
       if (!authorizationUrl) return plain(res, 404, 'not found'); // only a port scanner comes this early
       res.writeHead(302, { Location: authorizationUrl });
       res.end();

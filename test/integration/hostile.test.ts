@@ -52,7 +52,11 @@ describe('hostile provider answers → exit 1, one line, nothing cached', () => 
       });
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, '');
-      const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('oidc-cred: log in to') && !l.includes('could not open a browser'));
+      // The browser's own output shares our stderr (it is the browser's to print); every other
+      // line is ours, and besides the login URL and a browser warning there is exactly one.
+      const all = r.stderr.split('\n').filter(Boolean);
+      assert.ok(all.every((l) => l.startsWith('oidc-cred: ') || l.startsWith('demo browser: ')), r.stderr);
+      const lines = all.filter((l) => l.startsWith('oidc-cred: ') && !l.startsWith('oidc-cred: log in to') && !l.includes('could not open a browser'));
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, /^oidc-cred: /);
       assert.match(lines[0]!, pattern);

@@ -65,6 +65,24 @@ describe('the loopback server', () => {
     }
   });
 
+  it('a redirect URI without a path (kubelogin\'s http://localhost) keeps its exact form and takes the callback on /', async () => {
+    const lb = await startLoopback({ ports: [], redirectUri: 'http://localhost', expectedState: 'st', log });
+    try {
+      assert.match(lb.redirectUri, /^http:\/\/localhost:\d+$/, 'no trailing slash added');
+      lb.setAuthorizationUrl('https://idp.example/auth');
+      const port = new URL(lb.redirectUri).port;
+      assert.equal((await get(`http://127.0.0.1:${port}/`, { host: `localhost:${port}` })).status, 302, '/ still starts the login');
+      const waiting = lb.waitForCallback(new AbortController().signal, 5000);
+      const answer = get(`http://127.0.0.1:${port}/?state=st&code=c1`, { host: `localhost:${port}` });
+      const cb = await waiting;
+      assert.equal(cb.params.get('code'), 'c1');
+      await cb.finish(true, 'ok');
+      assert.equal((await answer).status, 200);
+    } finally {
+      await lb.close();
+    }
+  });
+
   it('uses the first free registered port and fails when none is free', async () => {
     const a = await startLoopback({ ports: [], redirectUri: undefined, expectedState: 's', log });
     const taken = Number(new URL(a.redirectUri).port);
