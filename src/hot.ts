@@ -2,23 +2,28 @@
 // than an ES module on Node 20, PERFORMANCE.md). It answers a token-handing command from the
 // cache when it can — no yargs, no undici, no oauth4webapi, no lock — and otherwise hands the
 // untouched argv (and any standard input it already read) to the full program in dist/main.mjs.
+import { writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgvLight } from './config/argv.js';
-import { readAll } from './deps.js';
+import { readStdin as readWholeStdin } from './deps.js';
 import { planTokenCommand } from './plan.js';
 import { translateKubeloginArgs } from './protocols/kubelogin.js';
 import { cachedToken } from './session.js';
 
 export function run(argv: string[]): void {
   argv = translateKubeloginArgs(argv);
-  let stdinText: string | undefined;
-  const readStdin = (): Promise<string> => readAll(process.stdin).then((t) => (stdinText = t));
+  // Read once; the text, or the reason it could not be read, goes on to the full program.
+  let stdin: Promise<string> | undefined;
+  const readStdin = (): Promise<string> => (stdin ??= readWholeStdin());
   tryHot(argv, readStdin)
-    .catch(() => false) // anything odd: the full program redoes it and reports it properly
-    .then((answered) => {
-      if (!answered) return full(argv, stdinText);
+    .catch(() => undefined) // anything odd: the full program redoes it and reports it properly
+    .then((answer) => {
+      if (!answer) return full(argv, stdin);
+      // Outside the fallback: a failed write must not make the full program answer again.
+      writeStdout(answer.stdout);
+      process.exitCode = answer.exitCode;
     })
     .catch((err: unknown) => {
       process.stderr.write(`oidc-cred: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
@@ -26,10 +31,11 @@ export function run(argv: string[]): void {
     });
 }
 
-async function tryHot(argv: string[], readStdin: () => Promise<string>): Promise<boolean> {
-  if (process.env.OIDC_CRED_NO_FAST_PATH === '1') return false;
+/** The answer from the cache, or undefined when the full program must answer. */
+async function tryHot(argv: string[], readStdin: () => Promise<string>): Promise<{ stdout: string; exitCode: number } | undefined> {
+  if (process.env.OIDC_CRED_NO_FAST_PATH === '1') return undefined;
   const parsed = parseArgvLight(argv);
-  if (!parsed || parsed.options.verbose || process.env.OIDC_CRED_DEBUG) return false;
+  if (!parsed || parsed.options.verbose || process.env.OIDC_CRED_DEBUG) return undefined;
   const env = process.env;
   const plan = await planTokenCommand(parsed.positionals, parsed.options, {
     env,
@@ -37,21 +43,30 @@ async function tryHot(argv: string[], readStdin: () => Promise<string>): Promise
     cwd: process.cwd(),
     readStdin,
   });
-  if (!plan) return false;
-  if (plan.type === 'done') {
-    process.stdout.write(plan.stdout);
-    process.exitCode = plan.exitCode;
-    return true;
-  }
-  const answer = cachedToken(plan.settings, plan.kind, { env, platform: process.platform, stderrIsTTY: !!process.stderr.isTTY }, Date.now());
-  if (!answer) return false;
-  process.stdout.write(plan.format(answer));
-  return true;
+  if (!plan) return undefined;
+  if (plan.type === 'done') return { stdout: plan.stdout, exitCode: plan.exitCode };
+  const answer = cachedToken(plan.settings, plan.kind, { env, platform: process.platform, stderrIsTTY: () => !!process.stderr.isTTY }, Date.now());
+  return answer ? { stdout: plan.format(answer), exitCode: 0 } : undefined;
 }
 
-async function full(argv: string[], stdinText: string | undefined): Promise<void> {
+// process.stdout is created on first use, and on a pipe that costs 3–4 ms (a net.Socket): more
+// than the rest of a cache hit. A plain write on fd 1 does the same job; a non-blocking
+// descriptor (EAGAIN) falls back to the stream.
+function writeStdout(text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  let off = 0;
+  try {
+    while (off < buf.length) off += writeSync(1, buf, off, buf.length - off);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    process.stdout.write(buf.subarray(off));
+  }
+}
+
+async function full(argv: string[], stdin: Promise<string> | undefined): Promise<void> {
+  stdin?.catch(() => undefined); // handled where the full program reads it
   const mod = (await import(pathToFileURL(join(__dirname, 'main.mjs')).href)) as typeof import('./main.js');
-  const code = await mod.runMain(argv, { stdinText });
+  const code = await mod.runMain(argv, { stdin });
   // undici keeps sockets alive and signal handlers are installed: exit explicitly. Writes to
   // pipes and files are synchronous on Linux and macOS, so nothing printed is lost.
   process.exit(code);

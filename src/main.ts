@@ -27,7 +27,7 @@ function isTrue(v: string | undefined): boolean {
 }
 
 /** Called by the bin shim with the process's own I/O. */
-export function runMain(argv: string[], opts: { stdinText?: string | undefined }): Promise<number> {
+export function runMain(argv: string[], opts: { stdin?: Promise<string> | undefined }): Promise<number> {
   argv = translateKubeloginArgs(argv);
   return main(argv, processDeps(opts));
 }

@@ -8,7 +8,8 @@ import { cachePaths, readSession, sessionKey, validToken, type CachePaths, type 
 export interface Environment {
   env: Readonly<Record<string, string | undefined>>;
   platform: NodeJS.Platform;
-  stderrIsTTY: boolean;
+  /** A function: finding out costs a few milliseconds, and only `auto` with a secret asks. */
+  stderrIsTTY: () => boolean;
 }
 
 export interface TokenAnswer {
@@ -28,7 +29,7 @@ export function hasSecret(s: Settings): boolean {
  */
 export function grantKind(s: Settings, e: Environment): GrantKind {
   if (s.grant === 'client-credentials') return 'client-credentials';
-  if (s.grant === 'auto' && hasSecret(s) && !canShowLogin(s, e.env, e.platform, e.stderrIsTTY)) return 'client-credentials';
+  if (s.grant === 'auto' && hasSecret(s) && !canShowLogin(s, e.env, e.platform, e.stderrIsTTY())) return 'client-credentials';
   return 'user';
 }
 

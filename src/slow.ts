@@ -25,7 +25,7 @@ export interface TokenRequest {
 }
 
 export function environment(deps: Deps): Environment {
-  return { env: deps.env, platform: deps.platform, stderrIsTTY: !!deps.stderr.isTTY };
+  return { env: deps.env, platform: deps.platform, stderrIsTTY: () => !!deps.stderr.isTTY };
 }
 
 export async function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {

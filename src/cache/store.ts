@@ -1,7 +1,8 @@
 // The token cache (SPEC §5): one JSON file per session key, 0600 in a 0700 directory, written
 // atomically (temp file in the same directory, fsync, rename). Reading is lock-free and cheap:
 // it is the whole hot path. A corrupt or unknown-version file is a miss, never a crash.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import {
   closeSync,
   constants,
@@ -69,7 +70,7 @@ export function sessionKey(k: KeyInput): string {
     params,
     scopes: [...new Set(k.scopes)].sort(),
   });
-  return createHash('sha256').update(canonical).digest('hex');
+  return sha256Hex(canonical);
 }
 
 export interface CachePaths {

@@ -113,7 +113,9 @@ export function sandbox(p: TestProvider): Sandbox {
   const home = join(dir, 'home');
   const cacheDir = join(dir, 'cache');
   const browserLog = join(dir, 'browser.log');
-  const browserCommand = (extra = ''): string => `${process.execPath} --import tsx ${BROWSER} --log ${browserLog} ${extra}`.trim();
+  // tsx by absolute URL: git runs helpers in the clone's directory, where a bare `--import tsx`
+  // would not resolve and the login would wait for a callback that never comes.
+  const browserCommand = (extra = ''): string => `${process.execPath} --import ${import.meta.resolve('tsx')} ${BROWSER} --log ${browserLog} ${extra}`.trim();
   return {
     dir,
     home,
