@@ -1,0 +1,154 @@
+// git credential helper speed (issue 3), after `npm run build`:
+//
+//   node --import tsx scripts/bench-git.ts        BENCH_PAIRS=40 … for more pairs
+//
+// (a) `git-credential-oidc-cred get` with a cached token vs `node -e 0`: ratio of medians of
+//     interleaved pairs (A B, B A, …) in this one run — the machine's speed drifts, so only the
+//     ratio means anything (goal ≤ 1.2×). hyperfine, when installed, gives a batched second opinion.
+// (b) `git credential fill` three ways, each interleaved round-robin:
+//     - through oidc-cred alone (credential.helper=oidc-cred, cached token);
+//     - through git's `cache` helper in front of oidc-cred;
+//     - through git's `cache` helper in front of git-credential-oauth — the setup its README
+//       recommends; the cache is primed with `git credential approve`, so oauth itself never
+//       runs (it would need a real provider), exactly as on a warm developer machine.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { startProvider } from '../demo/provider.ts';
+import { BIN, run, sandbox } from '../test/support/cli.ts';
+
+const PAIRS = Math.max(20, Number(process.env.BENCH_PAIRS ?? 30));
+const REQUEST = 'protocol=https\nhost=git.example.com\n\n';
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Case {
+  name: string;
+  cmd: string[];
+  input: string;
+  /** what stdout must contain, so that a broken setup cannot look fast */
+  expect?: RegExp;
+}
+
+function timeOnce(c: Case, env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(c.cmd[0]!, c.cmd.slice(1), { env, input: c.input, stdio: ['pipe', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${r.stderr.toString().slice(0, 300)}`);
+  if (c.expect && !c.expect.test(r.stdout.toString())) throw new Error(`${c.name} gave no credential: ${r.stderr.toString().slice(0, 300)}`);
+  return ms;
+}
+
+/** Round-robin over the cases, rotating the start each round; medians per case. */
+function interleaved(cases: Case[], env: NodeJS.ProcessEnv, rounds: number): number[] {
+  const times: number[][] = cases.map(() => []);
+  for (let w = 0; w < 3; w++) cases.forEach((c) => timeOnce(c, env));
+  for (let i = 0; i < rounds; i++) {
+    for (let j = 0; j < cases.length; j++) {
+      const k = (i + j) % cases.length;
+      times[k]!.push(timeOnce(cases[k]!, env));
+    }
+  }
+  return times.map(median);
+}
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+}
+
+async function main(): Promise<void> {
+  const p = await startProvider();
+  const sb = sandbox(p);
+  const binDir = join(sb.dir, 'bin');
+  mkdirSync(sb.home, { recursive: true });
+  mkdirSync(binDir, { recursive: true });
+  symlinkSync(BIN.git, join(binDir, 'git-credential-oidc-cred'));
+  const lines: string[] = [];
+  let env: NodeJS.ProcessEnv = {};
+  try {
+    const login = await run(BIN.oidcCred, ['login', ...sb.args()], { env: sb.env });
+    if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+    env = {
+      PATH: `${binDir}:${process.env.PATH}`,
+      LANG: 'C.UTF-8',
+      ...sb.env,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_TERMINAL_PROMPT: '0',
+      OIDC_CRED_ISSUER: p.issuer,
+      OIDC_CRED_CLIENT_ID: p.publicClientId,
+      OIDC_CRED_CACHE_DIR: sb.cacheDir,
+      OIDC_CRED_NON_INTERACTIVE: '1',
+    };
+    const requests = p.counts.requests;
+    const helper: Case = { name: 'git-credential-oidc-cred get', cmd: [process.execPath, BIN.git, 'get'], input: REQUEST, expect: /^password=/m };
+    const base: Case = { name: 'node -e 0', cmd: [process.execPath, '-e', '0'], input: '' };
+    timeOnce(helper, env); // proves the cache answers (throws otherwise)
+
+    // (a)
+    const [ma, mb] = interleaved([base, helper], env, PAIRS);
+    lines.push(
+      `(a) git-credential-oidc-cred get, cached token — ${PAIRS} interleaved pairs`,
+      `    node -e 0                         ${ma!.toFixed(1).padStart(7)} ms`,
+      `    git-credential-oidc-cred get      ${mb!.toFixed(1).padStart(7)} ms`,
+      `    ratio of medians                  ${(mb! / ma!).toFixed(3).padStart(7)}×   (goal ≤ 1.2×)`,
+    );
+    const hf = which('hyperfine');
+    if (hf) {
+      const req = join(sb.dir, 'request.txt');
+      spawnSync('sh', ['-c', `printf 'protocol=https\\nhost=git.example.com\\n\\n' > ${req}`]);
+      const out = join(sb.dir, 'hyperfine.json');
+      // hyperfine 1.15 has no --input: both commands run through sh with a redirect, and
+      // hyperfine subtracts the shell's own start-up.
+      const r = spawnSync(hf, ['-w', '5', '-r', String(PAIRS), '--export-json', out, `${process.execPath} -e 0 < ${req}`, `${process.execPath} ${BIN.git} get < ${req}`], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      if (r.status === 0) {
+        const j = JSON.parse(readFileSync(out, 'utf8')) as { results: { median: number }[] };
+        const [h0, h1] = j.results.map((x) => x.median * 1000);
+        lines.push(`    hyperfine (batched, ${PAIRS} runs): node -e 0 ${h0!.toFixed(1)} ms, helper ${h1!.toFixed(1)} ms, ratio ${(h1! / h0!).toFixed(3)}×`);
+      } else lines.push(`    hyperfine failed: ${r.stderr.toString().slice(0, 200)}`);
+    } else lines.push('    hyperfine: not installed (own loop only)');
+
+    // (b)
+    const fill = (helpers: string[]): Case => ({
+      name: `git credential fill via ${helpers.join(' → ')}`,
+      cmd: ['git', '-c', 'credential.helper=', ...helpers.flatMap((h) => ['-c', `credential.helper=${h}`]), 'credential', 'fill'],
+      input: REQUEST,
+      expect: /^password=/m,
+    });
+    const cases: Case[] = [fill(['oidc-cred']), fill(['cache --timeout 3600', 'oidc-cred'])];
+    const oauth = which('git-credential-oauth');
+    if (oauth) {
+      const viaOauth = fill(['cache --timeout 3600', 'oauth']);
+      // Prime git's cache daemon as a first successful fetch would (git calls `store` on every helper).
+      const approve = spawnSync('git', [...viaOauth.cmd.slice(1, -2), 'credential', 'approve'], {
+        env,
+        input: 'protocol=https\nhost=git.example.com\nusername=oauth2\npassword=gho_primed_for_the_benchmark\n\n',
+      });
+      if (approve.status !== 0) throw new Error(`priming the cache failed: ${approve.stderr.toString()}`);
+      cases.push(viaOauth);
+    }
+    // Prime the cache in front of oidc-cred as git would: the first fill falls through to
+    // oidc-cred, and after a successful fetch git hands that credential to `cache` (approve).
+    const first = spawnSync('git', cases[1]!.cmd.slice(1), { env, input: REQUEST });
+    spawnSync('git', [...cases[1]!.cmd.slice(1, -2), 'credential', 'approve'], { env, input: `${first.stdout.toString()}\n` });
+    const medians = interleaved(cases, env, PAIRS);
+    lines.push(`(b) git credential fill (git ${spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^git version /, '')}) — ${PAIRS} interleaved rounds`);
+    cases.forEach((c, i) => lines.push(`    ${c.name.replace('git credential fill via ', '').padEnd(34)}${medians[i]!.toFixed(1).padStart(7)} ms`));
+    if (!oauth) lines.push('    git-credential-oauth: not installed');
+    lines.push(`    provider requests during all runs: ${p.counts.requests - requests}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    spawnSync('git', ['credential-cache', 'exit'], { env: { ...process.env, ...env } });
+    await p.close().catch(() => undefined);
+    rmSync(sb.dir, { recursive: true, force: true });
+  }
+}
+
+await main();

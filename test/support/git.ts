@@ -1,0 +1,53 @@
+// Helpers shared by the git tests: a PATH on which git finds `git-credential-oidc-cred` (as npm's
+// bin links would provide it: git looks for the name without `.cjs`), and an isolated git env.
+import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProvider } from '../../demo/provider.ts';
+import { BIN, type Sandbox } from './cli.ts';
+
+let binDir: string | undefined;
+/** A directory with `git-credential-oidc-cred` and `oidc-cred` links to this repo's bins. */
+export function linkedBinDir(): string {
+  if (binDir) return binDir;
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-bin-'));
+  symlinkSync(BIN.git, join(dir, 'git-credential-oidc-cred'));
+  symlinkSync(BIN.oidcCred, join(dir, 'oidc-cred'));
+  symlinkSync(BIN.docker, join(dir, 'docker-credential-oidc-cred'));
+  binDir = dir;
+  return dir;
+}
+
+/**
+ * Environment for real git runs: isolated HOME (no user or system config), never a terminal
+ * prompt, and oidc-cred pointed at the test provider through the environment alone (SPEC §3).
+ */
+export function gitEnv(sb: Sandbox, p: TestProvider, opts: { provider?: boolean; browserFlags?: string } = {}): Record<string, string> {
+  mkdirSync(sb.home, { recursive: true });
+  const env: Record<string, string> = {
+    ...sb.env,
+    PATH: `${linkedBinDir()}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_ASKPASS: '/bin/false',
+    OIDC_CRED_CACHE_DIR: sb.cacheDir,
+    BROWSER: browserCommand(sb, opts.browserFlags),
+    // A bound on every login: a broken test fails in seconds instead of hanging git for 300 s.
+    OIDC_CRED_TIMEOUT: '30',
+  };
+  if (opts.provider !== false) {
+    env.OIDC_CRED_ISSUER = p.issuer;
+    env.OIDC_CRED_CLIENT_ID = p.publicClientId;
+  }
+  return env;
+}
+
+/** The scripted browser (tsx by absolute URL, see sandbox()). */
+export function browserCommand(sb: Sandbox, extraFlags = ''): string {
+  return sb.browserCommand(extraFlags);
+}
+
+/** `git -c credential.helper= -c credential.helper=<helper> <args>`: only our helper is asked. */
+export function withHelper(helper: string, args: string[]): string[] {
+  return ['-c', 'credential.helper=', '-c', `credential.helper=${helper}`, ...args];
+}
