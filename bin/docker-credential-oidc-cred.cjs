@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 'use strict';
 // docker runs `docker-credential-oidc-cred get|store|erase|list` for `credHelpers: {"host": "oidc-cred"}`.
-require('../dist/hot.cjs').run(['docker', ...process.argv.slice(2)]);
+require('./boot.cjs').boot(['docker', ...process.argv.slice(2)]);

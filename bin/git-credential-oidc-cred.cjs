@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 'use strict';
 // git runs `git-credential-oidc-cred [options] get|store|erase` for `credential.helper = oidc-cred`.
-require('../dist/hot.cjs').run(['git', ...process.argv.slice(2)]);
+require('./boot.cjs').boot(['git', ...process.argv.slice(2)]);

@@ -2,9 +2,10 @@
 // identity provider (oidc-provider on 127.0.0.1, user "demo-user"), then the real oidc-cred
 // binaries as a user runs them. Uses a throw-away HOME, so nothing of yours is touched.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startGitServer } from './git-server.ts';
 import { startProvider } from './provider.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -53,7 +54,6 @@ async function main(): Promise<void> {
     const hasDisplay = !!(process.env.DISPLAY || process.env.WAYLAND_DISPLAY) || process.platform === 'darwin' || process.platform === 'win32';
     const useRealBrowser = hasDisplay && process.env.OIDC_CRED_DEMO_SCRIPTED !== '1';
     const configDir = join(home, '.config', 'oidc-cred');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(configDir, { recursive: true });
     const profile: Record<string, unknown> = {
       issuer: provider.issuer,
@@ -114,6 +114,25 @@ async function main(): Promise<void> {
       c.on('close', () => done(out));
     })));
     say(`  → ${new Set(results).size} distinct token among 16 answers; refresh requests at the provider: ${provider.counts.token.refresh_token ?? 0}`);
+    say();
+    say(bold('6. git: clone from a server that accepts only this provider\'s tokens, with no password prompt'));
+    const server = await startGitServer({ verify: (t) => provider.userinfo(t) });
+    try {
+      // git finds helpers by name on PATH, as `npm install -g` provides them.
+      const binDir = join(home, 'bin');
+      mkdirSync(binDir);
+      symlinkSync(join(ROOT, 'bin', 'git-credential-oidc-cred.cjs'), join(binDir, 'git-credential-oidc-cred'));
+      // The profile serves the git server's URL (SPEC §4 `match`).
+      profile.match = [`${server.origin}/`];
+      writeFileSync(join(configDir, 'config.json'), `${JSON.stringify({ 'default-profile': 'demo', profiles: { demo: profile } }, null, 2)}\n`);
+      const gitEnv = { ...env, PATH: `${binDir}:${process.env.PATH ?? ''}`, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' };
+      const requestsBefore = provider.counts.requests;
+      const clone = await sh(`git -c credential.helper=oidc-cred clone ${server.url}`, 'git', ['-c', 'credential.helper=', '-c', 'credential.helper=oidc-cred', 'clone', '-q', server.url, join(home, 'clone')], gitEnv);
+      if (clone.code !== 0) throw new Error('git clone failed');
+      say(`  → cloned with GIT_TERMINAL_PROMPT=0 (git could not have asked for a password); the server answered ${server.counts.unauthorized} request(s) with 401, then let ${server.counts.authorized} through with the token; the provider saw ${provider.counts.requests - requestsBefore} request(s): ${provider.counts.userinfo} userinfo check(s) by the git server, no login, the token came from the cache`);
+    } finally {
+      await server.close();
+    }
     say();
     say(`Done. Next: ${bold('npm test')} runs the test suite; README.md shows how to wire git, kubectl and docker.`);
   } finally {

@@ -2,10 +2,8 @@
 //
 //   node --import tsx scripts/bench-git.ts        BENCH_PAIRS=40 … for more pairs
 //
-// (a) `git-credential-oidc-cred get` with a cached token vs `node -e 0`: ratio of medians of
-//     interleaved pairs (A B, B A, …) in this one run — the machine's speed drifts, so only the
-//     ratio means anything (goal ≤ 1.2×). hyperfine, when installed, gives a batched second opinion.
-// (b) `git credential fill` three ways, each interleaved round-robin:
+// `git credential fill` three ways, each interleaved round-robin (the helper's own start-up
+// against `node -e 0` is in scripts/bench.ts):
 //     - through oidc-cred alone (credential.helper=oidc-cred, cached token);
 //     - through git's `cache` helper in front of oidc-cred;
 //     - through git's `cache` helper in front of git-credential-oauth — the setup its README
@@ -86,34 +84,7 @@ async function main(): Promise<void> {
     };
     const requests = p.counts.requests;
     const helper: Case = { name: 'git-credential-oidc-cred get', cmd: [process.execPath, BIN.git, 'get'], input: REQUEST, expect: /^password=/m };
-    const base: Case = { name: 'node -e 0', cmd: [process.execPath, '-e', '0'], input: '' };
     timeOnce(helper, env); // proves the cache answers (throws otherwise)
-
-    // (a)
-    const [ma, mb] = interleaved([base, helper], env, PAIRS);
-    lines.push(
-      `(a) git-credential-oidc-cred get, cached token — ${PAIRS} interleaved pairs`,
-      `    node -e 0                         ${ma!.toFixed(1).padStart(7)} ms`,
-      `    git-credential-oidc-cred get      ${mb!.toFixed(1).padStart(7)} ms`,
-      `    ratio of medians                  ${(mb! / ma!).toFixed(3).padStart(7)}×   (goal ≤ 1.2×)`,
-    );
-    const hf = which('hyperfine');
-    if (hf) {
-      const req = join(sb.dir, 'request.txt');
-      spawnSync('sh', ['-c', `printf 'protocol=https\\nhost=git.example.com\\n\\n' > ${req}`]);
-      const out = join(sb.dir, 'hyperfine.json');
-      // hyperfine 1.15 has no --input: both commands run through sh with a redirect, and
-      // hyperfine subtracts the shell's own start-up.
-      const r = spawnSync(hf, ['-w', '5', '-r', String(PAIRS), '--export-json', out, `${process.execPath} -e 0 < ${req}`, `${process.execPath} ${BIN.git} get < ${req}`], {
-        env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      if (r.status === 0) {
-        const j = JSON.parse(readFileSync(out, 'utf8')) as { results: { median: number }[] };
-        const [h0, h1] = j.results.map((x) => x.median * 1000);
-        lines.push(`    hyperfine (batched, ${PAIRS} runs): node -e 0 ${h0!.toFixed(1)} ms, helper ${h1!.toFixed(1)} ms, ratio ${(h1! / h0!).toFixed(3)}×`);
-      } else lines.push(`    hyperfine failed: ${r.stderr.toString().slice(0, 200)}`);
-    } else lines.push('    hyperfine: not installed (own loop only)');
 
     // (b)
     const fill = (helpers: string[]): Case => ({
@@ -139,7 +110,7 @@ async function main(): Promise<void> {
     const first = spawnSync('git', cases[1]!.cmd.slice(1), { env, input: REQUEST });
     spawnSync('git', [...cases[1]!.cmd.slice(1, -2), 'credential', 'approve'], { env, input: `${first.stdout.toString()}\n` });
     const medians = interleaved(cases, env, PAIRS);
-    lines.push(`(b) git credential fill (git ${spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^git version /, '')}) — ${PAIRS} interleaved rounds`);
+    lines.push(`git credential fill (git ${spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^git version /, '')}) — ${PAIRS} interleaved rounds`);
     cases.forEach((c, i) => lines.push(`    ${c.name.replace('git credential fill via ', '').padEnd(34)}${medians[i]!.toFixed(1).padStart(7)} ms`));
     if (!oauth) lines.push('    git-credential-oauth: not installed');
     lines.push(`    provider requests during all runs: ${p.counts.requests - requests}`);

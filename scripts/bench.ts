@@ -1,11 +1,14 @@
-// npm run bench — start-up cost of the hot path, as ratios against `node -e 0` measured side by
-// side in this one run (the machine's speed drifts 2× over minutes: compare ratios only), plus
-// the time from a login's callback to the last of 16 waiting processes handing over its token.
-//
-// Wall time: median of interleaved pairs (A B A B …). Peak RSS: each run wrapped by a python
-// process that reports its child's ru_maxrss, so the wrapper is not counted.
+// npm run bench — start-up cost of the hot path against `node -e 0`, measured side by side in
+// this one run (the machine's speed drifts 2× over minutes: compare ratios only):
+//   wall time     medians of interleaved pairs (A B, B A, …), spawned from a light process
+//                 (scripts/bench-runner.cjs) so that fork cost does not dilute the ratio;
+//   peak RSS      each run wrapped by a python process that reports its child's ru_maxrss;
+//   instructions  valgrind callgrind, one run each: the same count whatever the load.
+// Then the time from a login's result to the last of 16 waiting processes finishing.
+// scripts/bench-git.ts (run after this by `npm run bench`) compares `git credential fill`.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { startProvider } from '../demo/provider.ts';
 import { BIN, run, sandbox } from '../test/support/cli.ts';
 
@@ -16,60 +19,53 @@ export interface Case {
   cmd: string[];
   env?: Record<string, string>;
   input?: string;
+  /** a pattern stdout must match, so that a broken setup cannot look fast */
+  expect?: string;
 }
 
-function once(c: Case): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(c.cmd[0]!, c.cmd.slice(1), { env: { ...process.env, ...c.env }, input: c.input ?? '', stdio: ['pipe', 'ignore', 'ignore'] });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}`);
-  return ms;
+interface Row {
+  name: string;
+  ms: number;
+  baseMs: number;
+  rssKb: number;
+  baseRssKb: number;
+  instr?: number;
+  baseInstr?: number;
 }
 
-function rss(c: Case): number {
-  const py = 'import resource,subprocess,sys; subprocess.run(sys.argv[1:], input=sys.stdin.buffer.read(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
-  const r = spawnSync('python3', ['-c', py, ...c.cmd], { env: { ...process.env, ...c.env }, input: c.input ?? '' });
-  return Number(r.stdout.toString().trim());
+const BASELINE: Case = { name: 'node -e 0', cmd: [process.execPath, '-e', '0'] };
+
+/** Wall time and peak RSS, measured by scripts/bench-runner.cjs in a light process. */
+function measure(cases: Case[], dir: string): Row[] {
+  const spec = join(dir, 'bench-spec.json');
+  const withEnv = (c: Case): Case => ({ ...c, env: { PATH: process.env.PATH ?? '', ...c.env } });
+  writeFileSync(spec, JSON.stringify({ pairs: PAIRS, baseline: withEnv(BASELINE), cases: cases.map(withEnv) }));
+  const r = spawnSync(process.execPath, [join(import.meta.dirname, 'bench-runner.cjs'), spec], { env: { PATH: process.env.PATH ?? '' }, maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`bench runner failed: ${r.stderr.toString()}`);
+  return JSON.parse(r.stdout.toString()) as Row[];
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-export const BASELINE: Case = { name: 'node -e 0', cmd: [process.execPath, '-e', '0'] };
-
-/** Median wall time and peak RSS of `c` against `node -e 0`, interleaved. */
-export function compare(c: Case, pairs = PAIRS): { name: string; ms: number; baseMs: number; ratio: number; rssKb: number; baseRssKb: number; rssRatio: number } {
-  for (let i = 0; i < 3; i++) {
-    once(BASELINE);
-    once(c);
-  }
-  const a: number[] = [];
-  const b: number[] = [];
-  const ra: number[] = [];
-  const rb: number[] = [];
-  for (let i = 0; i < pairs; i++) {
-    if (i % 2) {
-      b.push(once(c));
-      a.push(once(BASELINE));
-    } else {
-      a.push(once(BASELINE));
-      b.push(once(c));
-    }
-    if (i < 10) {
-      ra.push(rss(BASELINE));
-      rb.push(rss(c));
-    }
-  }
-  return { name: c.name, ms: median(b), baseMs: median(a), ratio: median(b) / median(a), rssKb: median(rb), baseRssKb: median(ra), rssRatio: median(rb) / median(ra) };
+/** Instructions executed (valgrind's callgrind): the same count whatever else the machine does. */
+function instructions(c: Case): number | undefined {
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', ...c.cmd], {
+    env: { PATH: process.env.PATH ?? '', ...c.env },
+    input: c.input ?? '',
+    maxBuffer: 1 << 24,
+  });
+  const m = /Collected : (\d+)/.exec(r.stderr?.toString() ?? '');
+  return m ? Number(m[1]) : undefined;
 }
 
-export function table(rows: ReturnType<typeof compare>[]): string {
-  const lines = ['| command (cached token) | median ms | node -e 0 ms | time ratio | peak RSS MiB | node -e 0 MiB | RSS ratio |', '| --- | --- | --- | --- | --- | --- | --- |'];
+export function table(rows: Row[]): string {
+  const lines = [
+    '| command (cached token) | wall ms | `node -e 0` ms | **wall ratio** | peak RSS MiB | `node -e 0` MiB | **RSS ratio** | **instructions ratio** |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const r of rows) {
-    lines.push(`| ${r.name} | ${r.ms.toFixed(1)} | ${r.baseMs.toFixed(1)} | **${r.ratio.toFixed(2)}×** | ${(r.rssKb / 1024).toFixed(1)} | ${(r.baseRssKb / 1024).toFixed(1)} | **${r.rssRatio.toFixed(2)}×** |`);
+    const instr = r.instr && r.baseInstr ? `**${(r.instr / r.baseInstr).toFixed(3)}×** (${(r.instr / 1e6).toFixed(0)} M)` : 'n/a';
+    lines.push(
+      `| ${r.name} | ${r.ms.toFixed(1)} | ${r.baseMs.toFixed(1)} | **${(r.ms / r.baseMs).toFixed(2)}×** | ${(r.rssKb / 1024).toFixed(1)} | ${(r.baseRssKb / 1024).toFixed(1)} | **${(r.rssKb / r.baseRssKb).toFixed(2)}×** | ${instr} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -83,21 +79,27 @@ async function main(): Promise<void> {
     if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
     const env = sb.env;
     const config = `${sb.dir}/config.json`;
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(config, JSON.stringify({ 'default-profile': 'demo', profiles: { demo: { issuer: p.issuer, 'client-id': p.publicClientId, 'cache-dir': sb.cacheDir, match: ['https://git.example.test/', 'https://k8s.example.test:6443'] } } }));
-    const kubeLogin = await run(BIN.oidcCred, ['kube', '--config', config], { env: { ...env, KUBERNETES_EXEC_INFO: '' } });
-    void kubeLogin;
     const cases: Case[] = [
-      { name: '`oidc-cred token`', cmd: [process.execPath, BIN.oidcCred, 'token', '--config', config], env },
-      { name: '`git-credential-oidc-cred get`', cmd: [process.execPath, BIN.git, '--config', config, 'get'], env, input: 'protocol=https\nhost=git.example.test\npath=org/repo.git\n\n' },
+      { name: '`oidc-cred token`', cmd: [process.execPath, BIN.oidcCred, 'token', '--config', config], env, expect: '^\\S{20,}$' },
+      { name: '`git-credential-oidc-cred get`', cmd: [process.execPath, BIN.git, '--config', config, 'get'], env, input: 'protocol=https\nhost=git.example.test\npath=org/repo.git\n\n', expect: '^password=' },
       {
         name: '`oidc-cred kube`',
         cmd: [process.execPath, BIN.oidcCred, 'kube', '--config', config],
         env: { ...env, KUBERNETES_EXEC_INFO: JSON.stringify({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1', spec: { interactive: false, cluster: { server: 'https://k8s.example.test:6443' } } }) },
+        expect: '"kind":"ExecCredential"',
       },
       { name: '`node -e 0` against itself (noise floor)', cmd: [process.execPath, '-e', '0'] },
     ];
-    const rows = cases.map((c) => compare(c));
+    const rows = measure(cases, sb.dir);
+    const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
+    if (hasValgrind) {
+      const base = instructions(BASELINE);
+      rows.forEach((r, i) => {
+        r.instr = instructions(cases[i]!);
+        r.baseInstr = base;
+      });
+    }
 
     // From the callback to the last of 16 waiting processes finishing.
     const sb2 = sandbox(p);
@@ -124,6 +126,8 @@ async function main(): Promise<void> {
       `oidc-cred bench — ${new Date().toISOString()} — Node ${process.version}, ${PAIRS} interleaved pairs per row`,
       '',
       table(rows),
+      '',
+      hasValgrind ? 'Instructions: one valgrind callgrind run each (deterministic); wall time: medians of interleaved pairs run from a light process.' : 'valgrind not installed: no instruction counts.',
       '',
       `Login finished (session saved) → last of 16 waiting processes exited: ${t.map((x) => `${x.toFixed(0)} ms`).join(', ')} (3 rounds; poll interval 200 ms)`,
     ].join('\n');

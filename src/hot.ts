@@ -3,27 +3,34 @@
 // cache when it can — no yargs, no undici, no oauth4webapi, no lock — and otherwise hands the
 // untouched argv (and any standard input it already read) to the full program in dist/main.mjs.
 import { writeSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgvLight } from './config/argv.js';
 import { readStdin as readWholeStdin } from './deps.js';
 import { planTokenCommand } from './plan.js';
 import { translateKubeloginArgs } from './protocols/kubelogin.js';
 import { cachedToken } from './session.js';
+import { sessionKey } from './cache/store.js';
 
-export function run(argv: string[]): void {
-  argv = translateKubeloginArgs(argv);
+/** What bin/boot.cjs provides: the bundle runs inside vm.Script, where import() is not available. */
+export interface BootIo {
+  loadMain(): Promise<typeof import('./main.js')>;
+  homedir(): string;
+}
+
+export function run(argv: string[], io: BootIo): Promise<void> {
+  // Only get-token speaks kubelogin: V8 compiles a function on its first call, and compiling the
+  // translator costs ~0.3 ms even when it would return at once.
+  if (argv[0] === 'get-token') argv = translateKubeloginArgs(argv);
   // Read once; the text, or the reason it could not be read, goes on to the full program.
   let stdin: Promise<string> | undefined;
   const readStdin = (): Promise<string> => (stdin ??= readWholeStdin());
-  tryHot(argv, readStdin)
+  return tryHot(argv, readStdin, io)
     .catch(() => undefined) // anything odd: the full program redoes it and reports it properly
     .then((answer) => {
-      if (!answer) return full(argv, stdin);
+      if (!answer) return full(argv, stdin, io);
       // Outside the fallback: a failed write must not make the full program answer again.
       writeStdout(answer.stdout);
-      process.exitCode = answer.exitCode;
+      // The write was synchronous and nothing else is pending: skip the event loop's teardown.
+      process.exit(answer.exitCode);
     })
     .catch((err: unknown) => {
       process.stderr.write(`oidc-cred: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
@@ -32,14 +39,15 @@ export function run(argv: string[]): void {
 }
 
 /** The answer from the cache, or undefined when the full program must answer. */
-async function tryHot(argv: string[], readStdin: () => Promise<string>): Promise<{ stdout: string; exitCode: number } | undefined> {
+async function tryHot(argv: string[], readStdin: () => Promise<string>, io: BootIo): Promise<{ stdout: string; exitCode: number } | undefined> {
   if (process.env.OIDC_CRED_NO_FAST_PATH === '1') return undefined;
   const parsed = parseArgvLight(argv);
   if (!parsed || parsed.options.verbose || process.env.OIDC_CRED_DEBUG) return undefined;
   const env = process.env;
   const plan = await planTokenCommand(parsed.positionals, parsed.options, {
     env,
-    home: env.HOME || homedir(),
+    // node:os is loaded only where needed: every module counts on this path.
+    home: env.HOME || io.homedir(),
     cwd: process.cwd(),
     readStdin,
   });
@@ -63,11 +71,16 @@ function writeStdout(text: string): void {
   }
 }
 
-async function full(argv: string[], stdin: Promise<string> | undefined): Promise<void> {
+async function full(argv: string[], stdin: Promise<string> | undefined, io: BootIo): Promise<void> {
   stdin?.catch(() => undefined); // handled where the full program reads it
-  const mod = (await import(pathToFileURL(join(__dirname, 'main.mjs')).href)) as typeof import('./main.js');
+  const mod = await io.loadMain();
   const code = await mod.runMain(argv, { stdin });
   // undici keeps sockets alive and signal handlers are installed: exit explicitly. Writes to
   // pipes and files are synchronous on Linux and macOS, so nothing printed is lost.
   process.exit(code);
+}
+
+/** For the build's warm-up (scripts/warm-cache.cjs): the session key of a plain profile. */
+export function sessionKeyFor(issuer: string, clientId: string): string {
+  return sessionKey({ issuer, clientId, audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
 }

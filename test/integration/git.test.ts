@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
-import { startGitServer, type GitServer } from '../support/git-server.ts';
+import { startGitServer, type GitServer } from '../../demo/git-server.ts';
 import { browserCommand, gitEnv, withHelper } from '../support/git.ts';
 
 let p: TestProvider;

@@ -1,4 +1,4 @@
-// A smart-HTTP git server on 127.0.0.1 for the git tests (issue 3): node's http server in front of
+// A smart-HTTP git server on 127.0.0.1 for the git tests and the demo (issue 3): node's http server in front of
 // `git http-backend` (CGI), answering 401 `WWW-Authenticate: Basic realm="git"` unless the Basic
 // password is an access token the test provider accepts (asked at its userinfo endpoint, the way
 // a resource server that takes opaque tokens would). Nothing is written to stdout.
