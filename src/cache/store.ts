@@ -1,7 +1,7 @@
 // The token cache (SPEC §5): one JSON file per session key, 0600 in a 0700 directory, written
 // atomically (temp file in the same directory, fsync, rename). Reading is lock-free and cheap:
 // it is the whole hot path. A corrupt or unknown-version file is a miss, never a crash.
-import { randomBytes } from 'node:crypto';
+import { writeAtomic } from '../infra/atomic.js';
 import { sha256Hex } from './sha256.js';
 import {
   closeSync,
@@ -169,32 +169,10 @@ export function writeSession(paths: CachePaths, session: CachedSession): void {
 
 export function writeFileAtomic(dir: string, file: string, content: string): void {
   ensureCacheDir(dir);
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  let fd: number | undefined;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
-    const buf = Buffer.from(content, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, file);
+    writeAtomic(file, content, 0o600);
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
     throw new CacheError(`cannot write cache file ${file}`, { cause: err });
-  }
-  try {
-    // The rename is durable only once the directory entry is; best effort where the OS allows.
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    /* not supported everywhere (e.g. some network file systems) */
   }
 }
 

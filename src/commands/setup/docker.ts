@@ -2,13 +2,13 @@
 // docker to docker-credential-oidc-cred for each registry a profile matches. Printed on stdout;
 // with --write merged into $DOCKER_CONFIG/config.json (else ~/.docker/config.json) without
 // disturbing anything else in that file: other keys, other helpers and credsStore are kept.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync, constants } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { RawOptions } from '../../config/options.js';
 import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
 import { ConfigError, OidcCredError } from '../../errors.js';
+import { writeAtomic } from '../../infra/atomic.js';
 
 /** docker runs `docker-credential-<this>`. */
 export const HELPER = 'oidc-cred';
@@ -113,28 +113,16 @@ export function mergeDockerConfig(path: string, helpers: Record<string, string>)
   }
   // Docker writes this file indented with tabs; so do we. Key order is kept (credHelpers stays in place).
   const next = { ...config, credHelpers: merged };
-  writeAtomic(file, `${JSON.stringify(next, null, '\t')}\n`, mode);
+  writeConfig(file, `${JSON.stringify(next, null, '\t')}\n`, mode);
   return replaced;
 }
 
-/** Temp file in the same directory, fsync, rename: docker never reads half a file. */
-function writeAtomic(file: string, content: string, mode: number): void {
-  const dir = dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.config.json.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined;
+/** Atomic (docker never reads half a file), in a directory created 0700 if it is new. */
+function writeConfig(file: string, content: string, mode: number): void {
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-    const buf = Buffer.from(content, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, file);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeAtomic(file, content, mode);
   } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
     throw new OidcCredError(`cannot write the docker config ${file}`, { cause: err });
   }
 }
