@@ -7,7 +7,7 @@ import { splitCommand } from '../../src/infra/browser.ts';
 function get(url: string, opts: { method?: string; host?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: opts.method ?? 'GET', headers: opts.host ? { host: opts.host } : {} }, (res) => {
+    const req = request({ host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port, path: u.pathname + u.search, method: opts.method ?? 'GET', headers: opts.host ? { host: opts.host } : {} }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -93,6 +93,29 @@ describe('the loopback server', () => {
       await assert.rejects(startLoopback({ ports: [taken], redirectUri: undefined, expectedState: 's', log }), /none of the callback ports/);
     } finally {
       await a.close();
+    }
+  });
+
+  it('[::1] in the redirect URI binds the IPv6 loopback only', async (t) => {
+    let lb;
+    try {
+      lb = await startLoopback({ ports: [], redirectUri: 'http://[::1]/callback', expectedState: 's6', log });
+    } catch (err) {
+      return t.skip(`no IPv6 loopback here: ${(err as Error).message}`);
+    }
+    try {
+      const port = new URL(lb.redirectUri).port;
+      assert.match(lb.redirectUri, /^http:\/\/\[::1\]:\d+\/callback$/);
+      const v4 = await get(`http://127.0.0.1:${port}/favicon.ico`).then((r) => r.status, () => 'refused');
+      assert.equal(v4, 'refused', 'nothing listens on 127.0.0.1 for an [::1] redirect');
+      const waiting = lb.waitForCallback(new AbortController().signal, 5000);
+      const answer = get(`http://[::1]:${port}/callback?state=s6&code=v6`, { host: `[::1]:${port}` });
+      const cb = await waiting;
+      assert.equal(cb.params.get('code'), 'v6');
+      await cb.finish(true, 'ok');
+      assert.equal((await answer).status, 200);
+    } finally {
+      await lb.close();
     }
   });
 
