@@ -10,7 +10,7 @@
 //       recommends; the cache is primed with `git credential approve`, so oauth itself never
 //       runs (it would need a real provider), exactly as on a warm developer machine.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProvider } from '../demo/provider.ts';
 import { BIN, run, sandbox } from '../test/support/cli.ts';

@@ -2,7 +2,7 @@
 // process may have just logged in or refreshed), refresh before logging in, save before the lock
 // is released, and record a failed login so that the processes waiting for it fail with it.
 import { errnoOf, readOutcome, tryLock, writeOutcome, type Release } from './cache/lock.js';
-import { bootClock, readSession, removeSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
+import { bootClock, readSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
 import type { Settings } from './config/resolve.js';
 import type { Deps } from './deps.js';
 import { InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError } from './errors.js';
@@ -289,9 +289,6 @@ export async function invalidateIfOurs(s: Settings, env: Environment, secret: st
   }
 }
 
-export function forget(paths: CachePaths): boolean {
-  return removeSession(paths);
-}
 
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

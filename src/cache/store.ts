@@ -7,17 +7,13 @@ import {
   closeSync,
   constants,
   fstatSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
   readdirSync,
-  renameSync,
-  rmSync,
   statSync,
   chmodSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { CacheError } from '../errors.js';
