@@ -42,9 +42,14 @@ export function sessionPaths(s: Settings, e: Environment): { key: string; paths:
 /** The hot path: a cached token valid for at least --min-valid seconds, or undefined. May throw CacheError. */
 export function cachedToken(s: Settings, kind: TokenKind, e: Environment, now: number): TokenAnswer | undefined {
   const { key, paths } = sessionPaths(s, e);
+  return validFromFile(paths, key, kind, s.minValid, now);
+}
+
+/** The session file's token of that kind, if valid for `minValid` seconds more. May throw CacheError. */
+export function validFromFile(paths: CachePaths, key: string, kind: TokenKind, minValid: number, now: number): TokenAnswer | undefined {
   const r = readSession(paths.file, key);
   if (!('session' in r)) return undefined;
-  const v = validToken(r.session, kind, now, s.minValid);
+  const v = validToken(r.session, kind, now, minValid);
   return v ? { ...v, session: r.session } : undefined;
 }
 

@@ -7,7 +7,7 @@ import type { Settings } from './config/resolve.js';
 import type { Deps } from './deps.js';
 import { InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError } from './errors.js';
 import { canShowLogin } from './infra/browser.js';
-import { cachedToken, decodeJwt, sessionPaths, type Environment, type TokenAnswer } from './session.js';
+import { cachedToken, decodeJwt, sessionPaths, validFromFile, type Environment, type TokenAnswer } from './session.js';
 import type { Provider, TokenResult } from './oauth/client.js';
 
 /** How often a waiting process looks at the cache, the outcome and the lock. */
@@ -47,7 +47,7 @@ export async function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnsw
   const got = await lockOrValue(paths, deps, waitStart + s.timeout * 1000, () => {
     // Someone else is logging in or refreshing: their result is ours as soon as it is saved.
     if (!req.force) {
-      const ready = readValid(paths, key, req.kind, s.minValid, deps.now());
+      const ready = validFromFile(paths, key, req.kind, s.minValid, deps.now());
       if (ready) return ready;
     }
     failedMeanwhile();
@@ -100,13 +100,6 @@ async function lockOrValue<T>(paths: CachePaths, deps: Deps, deadline: number, m
     }
     await sleep(POLL_MS, deps.signal);
   }
-}
-
-function readValid(paths: CachePaths, key: string, kind: TokenKind, minValid: number, now: number): TokenAnswer | undefined {
-  const r = readSession(paths.file, key);
-  if (!('session' in r)) return undefined;
-  const v = validToken(r.session, kind, now, minValid);
-  return v ? { ...v, session: r.session } : undefined;
 }
 
 async function underLock(req: TokenRequest, deps: Deps, key: string, paths: CachePaths, grant: CachedSession['grant']): Promise<TokenAnswer> {
