@@ -51,6 +51,18 @@ async function tokenRequest(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** Exchanges the code a loopbackLogin() received, with its PKCE verifier (and any extra parameters). */
+function exchangeCode(p: TestProvider, login: { callback: Callback | undefined; verifier: string }, extra: Record<string, string> = {}): Promise<TokenResponse> {
+  return tokenRequest(p, {
+    grant_type: 'authorization_code',
+    code: login.callback?.params.get('code') ?? '',
+    redirect_uri: login.callback?.redirectUri ?? '',
+    client_id: p.publicClientId,
+    code_verifier: login.verifier,
+    ...extra,
+  });
+}
+
 interface BrowserRun {
   code: number | null;
   stdout: string;
@@ -155,13 +167,7 @@ async function main(): Promise<void> {
     const logLine = readFileSync(logFile, 'utf8').trim();
     check(/^\d+ http:\/\/127\.0\.0\.1:\d+\/ forged=400 replay=ERR$/.test(logLine), `browser log line: ${logLine}`);
 
-    const tokens = await tokenRequest(p, {
-      grant_type: 'authorization_code',
-      code: code ?? '',
-      redirect_uri: login.callback?.redirectUri ?? '',
-      client_id: p.publicClientId,
-      code_verifier: login.verifier,
-    });
+    const tokens = await exchangeCode(p, login);
     check(tokens.status === 200, `code exchange answers 200 (${tokens.status} ${JSON.stringify(tokens.body.error ?? '')})`);
     const idt = jwtPayload(tokens.body.id_token);
     check(idt.iss === p.issuer && idt.aud === p.publicClientId && idt.nonce === login.nonce, 'ID token iss/aud/nonce');
@@ -192,13 +198,7 @@ async function main(): Promise<void> {
 
     // --- revocation --------------------------------------------------------------------
     const fresh = await loopbackLogin(p, {}, []);
-    const t2 = await tokenRequest(p, {
-      grant_type: 'authorization_code',
-      code: fresh.callback?.params.get('code') ?? '',
-      redirect_uri: fresh.callback?.redirectUri ?? '',
-      client_id: p.publicClientId,
-      code_verifier: fresh.verifier,
-    });
+    const t2 = await exchangeCode(p, fresh);
     const rev = await fetch(`${p.issuer}/token/revocation`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -209,14 +209,7 @@ async function main(): Promise<void> {
 
     // --- audience → JWT access token ---------------------------------------------------
     const withAud = await loopbackLogin(p, { audience: 'https://api.example' }, []);
-    const t3 = await tokenRequest(p, {
-      grant_type: 'authorization_code',
-      code: withAud.callback?.params.get('code') ?? '',
-      redirect_uri: withAud.callback?.redirectUri ?? '',
-      client_id: p.publicClientId,
-      code_verifier: withAud.verifier,
-      audience: 'https://api.example',
-    });
+    const t3 = await exchangeCode(p, withAud, { audience: 'https://api.example' });
     const at = jwtPayload(t3.body.access_token);
     check(t3.status === 200 && at.aud === 'https://api.example' && at.sub === 'demo-user',
       `audience gives a JWT access token with that aud (${String(at.aud)}, scope ${String(at.scope)})`);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, BROWSER, run, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
+import { BIN, BROWSER, run, sandbox, trackLeaks, waitFor, lockExists, type RunResult, type Sandbox } from '../support/cli.ts';
 
 let p: TestProvider;
 before(async () => {
@@ -42,16 +42,6 @@ function editSession(sb: Sandbox, edit: (s: Record<string, unknown>) => void): v
 const expiringSoon = (s: Record<string, unknown>): void => {
   s.expires_at = new Date(Date.now() + 20_000).toISOString(); // inside the default --min-valid 60
 };
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const lockExists = (sb: Sandbox): boolean => existsSync(sb.cacheDir) && readdirSync(sb.cacheDir).some((f) => f.endsWith('.lock'));
 
 describe('login and the hot path', () => {
   it('login → token → token: the second token makes no request to the provider', async () => {

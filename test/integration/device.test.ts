@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
+import { BIN, runCommand, sandbox, trackLeaks, waitFor, type RunResult, type Sandbox } from '../support/cli.ts';
 
 const CODE = /enter the code (\S+)/;
 
@@ -66,14 +66,6 @@ function start(issuer: string, sb: Sandbox, args: string[], env: Record<string, 
   // A process that exits without a code must not leave a test waiting forever.
   void done.then((r) => resolveCode(`(exited ${r.code} without a code: ${r.stderr.trim()})`), () => undefined);
   return { done, code, child: () => child! };
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

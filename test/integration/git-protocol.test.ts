@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
-import { browserCommand } from '../support/git.ts';
 
 let p: TestProvider;
 let sb: Sandbox;
@@ -17,7 +16,7 @@ before(async () => {
   trackLeaks(p);
   sb = sandbox(p);
   mkdirSync(join(sb.home, '.config', 'oidc-cred'), { recursive: true });
-  const common = { issuer: p.issuer, 'client-id': p.publicClientId, 'browser-command': browserCommand(sb), 'cache-dir': sb.cacheDir, timeout: 30 };
+  const common = { issuer: p.issuer, 'client-id': p.publicClientId, 'browser-command': sb.browserCommand(), 'cache-dir': sb.cacheDir, timeout: 30 };
   writeFileSync(
     join(sb.home, '.config', 'oidc-cred', 'config.json'),
     JSON.stringify({
@@ -201,7 +200,7 @@ describe('git-credential-oidc-cred get with a login', () => {
   it('a browser launcher that prints on stdout cannot reach git: stdout is the answer alone', async () => {
     const fresh = sandbox(p);
     try {
-      const noisy = `sh -c 'echo browser-noise-on-stdout; echo browser-noise-on-stderr >&2; exec "$@"' sh ${browserCommand(fresh)}`;
+      const noisy = `sh -c 'echo browser-noise-on-stdout; echo browser-noise-on-stderr >&2; exec "$@"' sh ${fresh.browserCommand()}`;
       const env = { ...fresh.env, OIDC_CRED_ISSUER: p.issuer, OIDC_CRED_CLIENT_ID: p.publicClientId, OIDC_CRED_CACHE_DIR: fresh.cacheDir, BROWSER: noisy, OIDC_CRED_TIMEOUT: '30' };
       const r = await run(BIN.git, ['get'], { env, cwd: fresh.dir, input: 'protocol=https\nhost=anything.example\n\n', timeoutMs: 40_000 });
       assert.equal(r.code, 0, r.stderr);

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
 import { startGitServer, type GitServer } from '../../demo/git-server.ts';
-import { browserCommand, gitEnv, withHelper } from '../support/git.ts';
+import { gitEnv, withHelper } from '../support/git.ts';
 
 let p: TestProvider;
 let server: GitServer;
@@ -118,7 +118,7 @@ describe('profiles with match, and options before the action', () => {
   const profile = (sb: Sandbox, match: string[]): Record<string, unknown> => ({
     issuer: p.issuer,
     'client-id': p.publicClientId,
-    'browser-command': browserCommand(sb),
+    'browser-command': sb.browserCommand(),
     timeout: 30,
     'cache-dir': sb.cacheDir,
     match,

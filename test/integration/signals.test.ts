@@ -2,13 +2,13 @@
 // released, the loopback server closed, nothing lost.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { sessionKey, bootClock } from '../../src/cache/store.ts';
-import { BIN, run, sandbox, trackLeaks, type Sandbox } from '../support/cli.ts';
+import { BIN, run, sandbox, trackLeaks, waitFor, lockExists } from '../support/cli.ts';
 import { startHostileOp, type HostileOp } from '../support/hostile-op.ts';
 
 let p: TestProvider;
@@ -23,14 +23,6 @@ after(async () => {
   await op.close();
 });
 
-const lockExists = (sb: Sandbox): boolean => existsSync(sb.cacheDir) && readdirSync(sb.cacheDir).some((f) => f.endsWith('.lock'));
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const portOpen = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');

@@ -1,7 +1,7 @@
 // Runs the project's real binaries as a user (git, kubectl, a script) would, in an isolated
 // HOME/cache, and checks every captured stderr for tokens the test provider issued.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProvider } from '../../demo/provider.ts';
@@ -128,3 +128,15 @@ export function sandbox(p: TestProvider): Sandbox {
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** Polls `cond` every 50 ms; fails with `what` after `ms`. */
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Some process holds (or a dead one left) a session lock in the sandbox's cache. */
+export const lockExists = (sb: Sandbox): boolean => existsSync(sb.cacheDir) && readdirSync(sb.cacheDir).some((f) => f.endsWith('.lock'));

@@ -31,7 +31,7 @@ export function gitEnv(sb: Sandbox, p: TestProvider, opts: { provider?: boolean;
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_ASKPASS: '/bin/false',
     OIDC_CRED_CACHE_DIR: sb.cacheDir,
-    BROWSER: browserCommand(sb, opts.browserFlags),
+    BROWSER: sb.browserCommand(opts.browserFlags),
     // A bound on every login: a broken test fails in seconds instead of hanging git for 300 s.
     OIDC_CRED_TIMEOUT: '30',
   };
@@ -40,11 +40,6 @@ export function gitEnv(sb: Sandbox, p: TestProvider, opts: { provider?: boolean;
     env.OIDC_CRED_CLIENT_ID = p.publicClientId;
   }
   return env;
-}
-
-/** The scripted browser (tsx by absolute URL, see sandbox()). */
-export function browserCommand(sb: Sandbox, extraFlags = ''): string {
-  return sb.browserCommand(extraFlags);
 }
 
 /** `git -c credential.helper= -c credential.helper=<helper> <args>`: only our helper is asked. */
