@@ -1,7 +1,7 @@
 // The slow half of getToken (SPEC §5, STYLE habit 5): take the lock, read the cache again (another
 // process may have just logged in or refreshed), refresh before logging in, save before the lock
 // is released, and record a failed login so that the processes waiting for it fail with it.
-import { errnoOf, readOutcome, tryLock, writeOutcome, type Release } from './cache/lock.js';
+import { errnoOf, readOutcome, tryLock, UNWRITABLE, writeOutcome, type Release } from './cache/lock.js';
 import { bootClock, readSession, validToken, writeSession, type CachePaths, type CachedSession, type TokenKind } from './cache/store.js';
 import type { Settings } from './config/resolve.js';
 import type { Deps } from './deps.js';
@@ -179,7 +179,8 @@ function save(paths: CachePaths, session: CachedSession, log?: Deps['log']): Cac
     writeSession(paths, session);
   } catch (err) {
     const code = errnoOf(err);
-    if (!log || !['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EIO'].includes(code)) throw err;
+    // As for the lock, plus EIO: a write can also fail part-way after the directory took the file.
+    if (!log || !(UNWRITABLE.has(code) || code === 'EIO')) throw err;
     log.once('unwritable', `oidc-cred: warning: could not save the token cache (${code}); the token is handed over but not cached`);
   }
   return session;

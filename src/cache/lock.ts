@@ -13,7 +13,7 @@ const UPDATE_MS = 2_000;
 export type Release = () => Promise<void>;
 
 /** Errors that mean "this directory cannot take a lock at all" rather than "someone holds it". */
-const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+export const UNWRITABLE: ReadonlySet<string> = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
 
 /**
  * Tries once. Resolves a release function, or undefined when another process holds the lock.
