@@ -1,5 +1,5 @@
 'use strict';
-// Loads dist/hot.cjs the way require() would, but with V8's code cache (dist/hot.cjs.cache,
+// Loads dist/entry.cjs the way require() would, but with V8's code cache (dist/entry.cjs.cache,
 // written by the build after a warm-up run). V8 compiles each function on its first call; on a
 // cache hit that compiling was most of oidc-cred's own start-up cost (PERFORMANCE.md). A cache
 // from another Node or V8 version is rejected by V8 and everything is compiled as usual.
@@ -8,7 +8,7 @@ const { join } = require('node:path');
 const { Script } = require('node:vm');
 
 const DIST = join(__dirname, '..', 'dist');
-const HOT = join(DIST, 'hot.cjs');
+const HOT = join(DIST, 'entry.cjs');
 
 /** The compiled bundle: the same wrapper source at build time and at run time, or the cache misses. */
 function compile(cachedData) {

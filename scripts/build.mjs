@@ -1,4 +1,4 @@
-// Two bundles: dist/hot.cjs (CommonJS: the entry every binary loads; cache hits only) and
+// Two bundles: dist/entry.cjs (CommonJS: the entry every binary loads; cache hits only) and
 // dist/main.mjs (ES module: the full program, loaded on a cache miss). npm packages stay
 // external: they are runtime dependencies and are imported lazily where they are needed.
 import { build } from 'esbuild';
@@ -17,7 +17,7 @@ const common = {
   logLevel: 'warning',
   define: { __OIDC_CRED_VERSION__: JSON.stringify(pkg.version) },
 };
-await build({ ...common, entryPoints: ['src/hot.ts'], outfile: 'dist/hot.cjs', format: 'cjs' });
+await build({ ...common, entryPoints: ['src/entry.ts'], outfile: 'dist/entry.cjs', format: 'cjs' });
 await build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/main.mjs', format: 'esm' });
 copyFileSync('schema/oidc-cred.schema.json', 'dist/oidc-cred.schema.json');
 
@@ -29,5 +29,5 @@ const warm = spawnSync(process.execPath, ['scripts/warm-cache.cjs'], {
 });
 if (warm.status !== 0) {
   // Not fatal: without the cache the binaries work the same, only ~1 ms slower to start.
-  process.stderr.write('build: no V8 code cache for dist/hot.cjs (see above)\n');
+  process.stderr.write('build: no V8 code cache for dist/entry.cjs (see above)\n');
 }

@@ -1,7 +1,7 @@
 'use strict';
-// Build step: run dist/hot.cjs through the cache hits it exists for (token, kube, git get) on a
+// Build step: run dist/entry.cjs through the cache hits it exists for (token, kube, git get) on a
 // throw-away config and session, then save V8's code cache of everything that ran to
-// dist/hot.cjs.cache for bin/boot.cjs. Run by scripts/build.mjs with the git request on stdin.
+// dist/entry.cjs.cache for bin/boot.cjs. Run by scripts/build.mjs with the git request on stdin.
 const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');

@@ -1,7 +1,8 @@
 // The yargs command tree (SPEC §2), loaded only off the hot path: yargs costs 90–140 ms to import.
 // Options come from the same table as the hot-path parser (config/options.ts).
-import yargs, { type Argv, type Options } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS, type OptionSpec, type RawOptions } from './config/options.js';
+import { verboseFrom } from './config/resolve.js';
 import type { Deps } from './deps.js';
 import { OidcCredError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
@@ -52,11 +53,16 @@ export function rawOptions(args: Record<string, unknown>): RawOptions {
 
 export async function runCli(argv: string[], deps: Deps): Promise<number> {
   let exitCode = 0;
+  // Imported here, not at the top: the bundle's static imports load with it, and the token
+  // commands' refresh path must not pay for yargs.
+  const { default: yargs } = await import('yargs');
   const commands = await import('./commands/index.js');
   const run =
     (fn: (positionals: string[], flags: RawOptions, deps: Deps) => Promise<number>, positionals: (a: Record<string, unknown>) => string[]) =>
     async (a: Record<string, unknown>): Promise<void> => {
-      exitCode = await fn(positionals(a), rawOptions(a), deps);
+      const flags = rawOptions(a);
+      deps.log.verbose = verboseFrom(flags, deps.env);
+      exitCode = await fn(positionals(a), flags, deps);
     };
 
   let y = yargs(argv)

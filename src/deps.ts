@@ -11,7 +11,8 @@ export interface Deps {
   stderr: Writable & { isTTY?: boolean; columns?: number };
   /** Whole standard input (bounded), read at most once. */
   readStdin(): Promise<string>;
-  stdinIsTTY: boolean;
+  /** A client secret given on the command line (kubelogin's --oidc-client-secret), for the unnamed profile. */
+  clientSecretFromArgs?: string | undefined;
   now(): number;
   home: string;
   cwd: string;
@@ -80,7 +81,7 @@ export function readAll(stream: NodeJS.ReadableStream, limit = MAX_STDIN): Promi
 }
 
 /** The real process. Installs signal handlers that turn a signal into an aborted `signal`. */
-export function processDeps(opts: { stdin?: Promise<string> | undefined } = {}): Deps {
+export function processDeps(opts: { stdin?: Promise<string> | undefined; clientSecretFromArgs?: string | undefined } = {}): Deps {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
@@ -102,7 +103,7 @@ export function processDeps(opts: { stdin?: Promise<string> | undefined } = {}):
     stdout: process.stdout,
     stderr,
     readStdin: () => (stdinPromise ??= readStdin()),
-    stdinIsTTY: !!process.stdin.isTTY,
+    clientSecretFromArgs: opts.clientSecretFromArgs,
     now: () => Date.now(),
     home: process.env.HOME || homedir(),
     cwd: process.cwd(),

@@ -104,3 +104,16 @@ function causeText(cause: unknown): string {
 export function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, ' ').replace(/\s{2,}/g, ' ').trim();
 }
+
+/** Errors that mean "this directory cannot be written at all" rather than "someone holds it". */
+export const UNWRITABLE: ReadonlySet<string> = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT']);
+
+/** The errno code of an error or of the error it wraps. */
+export function errnoOf(err: unknown): string {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  for (let i = 0; e && i < 4; i++) {
+    if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return e.code;
+    e = e.cause as typeof e;
+  }
+  return '';
+}

@@ -1,12 +1,24 @@
 // main(argv, deps) → exit code. The only place where errors become exit codes and lines on
-// stderr (SPEC §10, STYLE habit 2). No stack trace unless --verbose.
+// stderr (docs/architecture.md, "Errors and exit codes"). No stack trace unless --verbose.
+import { parseArgvLight } from './config/argv.js';
+import { verboseFrom } from './config/resolve.js';
 import { describeError, InterruptedError, OidcCredError, UsageError } from './errors.js';
 import { processDeps, type Deps } from './deps.js';
-import { translateKubeloginArgs } from './protocols/kubelogin.js';
+import { translateKubeloginArgs, type KubeloginTranslation } from './protocols/kubelogin.js';
 
-export async function main(argv: string[], deps: Deps): Promise<number> {
-  deps.log.verbose = argv.includes('-v') || argv.includes('--verbose') || isTrue(deps.env.OIDC_CRED_DEBUG);
+export async function main(argv: string[], deps: Deps, kubelogin?: KubeloginTranslation): Promise<number> {
+  // One reading of argv: the option table's parser, and yargs only where it gives up.
+  const light = parseArgvLight(argv);
+  deps.log.verbose = verboseFrom(light?.options ?? {}, deps.env);
   try {
+    if (kubelogin?.error) throw new UsageError(kubelogin.error, { hint: "see 'oidc-cred get-token --help'" });
+    if (light) {
+      // A token-handing command whose cache missed: refresh or log in without loading the CLI
+      // framework (yargs costs 90–140 ms to import).
+      const { answerTokenCommand } = await import('./commands/answer.js');
+      const code = await answerTokenCommand(light.positionals, light.options, deps);
+      if (code !== undefined) return code;
+    }
     const { runCli } = await import('./cli.js');
     return await runCli(argv, deps);
   } catch (err) {
@@ -22,12 +34,11 @@ export function report(err: unknown, deps: Deps): number {
   return 1;
 }
 
-function isTrue(v: string | undefined): boolean {
-  return !!v && !['0', 'false', 'no', 'off'].includes(v.toLowerCase());
-}
-
-/** Called by the bin shim with the process's own I/O. */
-export function runMain(argv: string[], opts: { stdin?: Promise<string> | undefined }): Promise<number> {
-  argv = translateKubeloginArgs(argv);
-  return main(argv, processDeps(opts));
+/** Called by the bin shim with the process's own I/O (and the kubelogin translation the entry point made). */
+export function runMain(argv: string[], opts: { stdin?: Promise<string> | undefined; kubelogin?: KubeloginTranslation | undefined }): Promise<number> {
+  let kubelogin = opts.kubelogin;
+  if (!kubelogin && argv[0] === 'get-token') kubelogin = translateKubeloginArgs(argv);
+  if (kubelogin) argv = kubelogin.argv;
+  const deps = processDeps({ stdin: opts.stdin, clientSecretFromArgs: kubelogin?.clientSecret });
+  return main(argv, deps, kubelogin);
 }

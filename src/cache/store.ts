@@ -1,4 +1,4 @@
-// The token cache (SPEC §5): one JSON file per session key, 0600 in a 0700 directory, written
+// The token cache (docs/architecture.md): one JSON file per session key, 0600 in a 0700 directory, written
 // atomically (temp file in the same directory, fsync, rename). Reading is lock-free and cheap:
 // it is the whole hot path. A corrupt or unknown-version file is a miss, never a crash.
 import { writeAtomic } from '../infra/atomic.js';
@@ -35,9 +35,12 @@ export interface CachedSession {
   scope?: string | undefined;
   /** RFC 3339; from expires_in against the local clock at receipt. */
   expires_at?: string | undefined;
-  /** RFC 3339; the ID token's `exp`. */
+  /** RFC 3339; the ID token's `exp`, counted from receipt on our clock (less a skew margin). */
   id_token_expires_at?: string | undefined;
   obtained_at: string;
+  /** When the ID token arrived, where that was before `obtained_at` (a refresh that issued no new ID token). */
+  id_token_obtained_at?: string | undefined;
+  id_token_uptime_at?: number | undefined;
   /** Linux: the kernel's boot id and seconds since boot (CLOCK_BOOTTIME) when the tokens arrived. */
   boot_id?: string | undefined;
   uptime_at?: number | undefined;
@@ -237,25 +240,4 @@ export function bootClock(): BootClock | undefined {
     bootId = null;
     return undefined;
   }
-}
-
-/**
- * Valid for at least `minValidSec` more seconds (SPEC §5). The wall clock can jump; within one
- * boot the time since receipt is also measured on the boot clock, and the stricter answer wins:
- * a clock set back cannot make an expired token look valid, and one set forward only costs a
- * refresh (after which both clocks agree again).
- */
-export function validToken(s: CachedSession, kind: TokenKind, now: number, minValidSec: number, boot: BootClock | undefined = bootClock()): { token: string; expiresAt: number } | undefined {
-  const t = tokenOf(s, kind);
-  if (!t) return undefined;
-  const obtained = Date.parse(s.obtained_at);
-  // Obtained "in the future": the clock jumped back since; do not trust the wall clock.
-  if (Number.isFinite(obtained) && obtained > now + 5 * 60_000) return undefined;
-  let remaining = t.expiresAt - now;
-  if (boot && s.boot_id === boot.id && typeof s.uptime_at === 'number' && Number.isFinite(obtained)) {
-    const lifetime = t.expiresAt - obtained;
-    const elapsed = (boot.uptime - s.uptime_at) * 1000;
-    remaining = Math.min(remaining, lifetime - Math.max(0, elapsed));
-  }
-  return remaining >= minValidSec * 1000 ? t : undefined;
 }

@@ -1,17 +1,20 @@
-// The full-program half of a token-handing command: plan it (as the hot path did), get the token
-// through the lock/refresh/login path, print the protocol's answer.
+// The full-program half of a token-handing command: plan it (as the cache-hit path did), get the
+// token through the lifecycle (lock, refresh, login), print the protocol's answer.
 import type { RawOptions } from '../config/options.js';
 import type { Deps } from '../deps.js';
-import { planTokenCommand } from '../plan.js';
-import { getToken } from '../slow.js';
+import { planTokenCommand } from '../protocols/request.js';
+import { getToken } from '../session/index.js';
 
-export async function answerTokenCommand(positionals: string[], flags: RawOptions, deps: Deps): Promise<number> {
+/** The exit code, or undefined when this is not a token-handing command (the CLI then parses it). */
+export async function answerTokenCommand(positionals: string[], flags: RawOptions, deps: Deps): Promise<number | undefined> {
   const plan = await planTokenCommand(positionals, flags, deps);
-  if (!plan) throw new Error(`not a token command: ${positionals.join(' ')}`);
+  if (!plan) return undefined;
   if (plan.type === 'done') {
     deps.stdout.write(plan.stdout);
     return plan.exitCode;
   }
+  deps.log.verbose = plan.settings.verbose;
+  deps.log.debug(() => `profile ${plan.settings.profile ?? '(none: flags and environment)'}, cache ${plan.settings.cacheDir}`);
   const answer = await getToken({ settings: plan.settings, kind: plan.kind }, deps);
   deps.stdout.write(plan.format(answer));
   return 0;

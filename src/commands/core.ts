@@ -1,11 +1,11 @@
-// login, token, status, logout (SPEC §2).
+// login, token, status, logout (README, "Commands").
 import type { RawOptions } from '../config/options.js';
 import { defaultCacheDir, resolveSettings, type Settings } from '../config/resolve.js';
 import { cachePaths, listSessions, readSession, removeSession, type CachedSession } from '../cache/store.js';
 import type { Deps } from '../deps.js';
 import { ConfigError, describeError } from '../errors.js';
-import { decodeJwt, sessionPaths } from '../session.js';
-import { environment, getToken } from '../slow.js';
+import { decodeJwt, sessionPaths } from '../session/read.js';
+import { environment, getToken } from '../session/index.js';
 import { answerTokenCommand } from './answer.js';
 import { resolve as resolvePath } from 'node:path';
 
@@ -30,8 +30,8 @@ export async function login(_p: string[], flags: RawOptions, deps: Deps): Promis
   return 0;
 }
 
-export function token(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
-  return answerTokenCommand(p, flags, deps);
+export async function token(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
+  return (await answerTokenCommand(p, flags, deps)) ?? 2;
 }
 
 /** The cache directory without requiring an issuer: status and logout --all work with no profile. */

@@ -6,15 +6,15 @@ import { loadConfigFile, resolveSettings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { ConfigError, NoMatchingProfile, UsageError } from '../errors.js';
 import { parseServerUrl, parseStoreInput } from '../protocols/docker.js';
-import { environment, invalidateIfOurs } from '../slow.js';
+import { environment, invalidateIfOurs } from '../session/index.js';
 import { answerTokenCommand } from './answer.js';
-import { cachedToken } from '../session.js';
+import { cachedToken } from '../session/read.js';
 
 export async function docker(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
   const action = p[1];
   switch (action) {
     case 'get':
-      return answerTokenCommand(p, flags, deps);
+      return (await answerTokenCommand(p, flags, deps)) ?? 2;
     case 'list':
       deps.stdout.write(`${JSON.stringify(listMatches(flags, deps))}\n`);
       return 0;

@@ -20,7 +20,6 @@ export type Purpose = 'git' | 'docker' | 'kube' | 'other';
 export interface Settings {
   /** Profile name, or undefined for the unnamed profile made of flags and environment alone. */
   profile: string | undefined;
-  configFile: string;
   issuer: string;
   clientId: string;
   clientSecretFile: string | undefined;
@@ -41,7 +40,6 @@ export interface Settings {
   cacheDir: string;
   caFile: string | undefined;
   verbose: boolean;
-  match: string[];
   gitUsername: string;
   dockerUsername: string;
 }
@@ -54,6 +52,8 @@ export interface ResolveInput {
   purpose: Purpose;
   /** The URL the request is for: git's protocol://host/path, the docker server, the cluster server. */
   url?: string | undefined;
+  /** A client secret given on the command line (kubelogin's --oidc-client-secret): wins over the environment's. */
+  clientSecretFromArgs?: string | undefined;
 }
 
 type ProfileValues = RawOptions & { match?: string[] };
@@ -238,11 +238,10 @@ export function resolveSettings(input: ResolveInput): Settings {
 
   return {
     profile: name,
-    configFile: config.path,
     issuer,
     clientId,
     clientSecretFile: path('client-secret-file'),
-    clientSecretEnv: nonEmpty(input.env.OIDC_CRED_CLIENT_SECRET),
+    clientSecretEnv: nonEmpty(input.clientSecretFromArgs) ?? nonEmpty(input.env.OIDC_CRED_CLIENT_SECRET),
     scopes: scopes.length ? scopes : ['openid', 'offline_access'],
     audience: str(pick('audience')),
     params,
@@ -258,10 +257,20 @@ export function resolveSettings(input: ResolveInput): Settings {
     cacheDir: path('cache-dir') ?? defaultCacheDir(input.env, input.home),
     caFile: path('ca-file'),
     verbose: pick('verbose') === true,
-    match: profile.match ?? [],
     gitUsername: str(profile['git-username']) ?? 'oauth2',
     dockerUsername: str(profile['docker-username']) ?? 'oauth2accesstoken',
   };
+}
+
+/**
+ * Verbosity before a profile is known (flag > environment): `-v`, `--verbose false`,
+ * `OIDC_CRED_DEBUG=0` all read as the option table says. Settings.verbose adds the profile.
+ */
+export function verboseFrom(flags: RawOptions, env: ResolveInput['env']): boolean {
+  const flag = flags.verbose;
+  if (typeof flag === 'boolean') return flag;
+  const v = env.OIDC_CRED_DEBUG;
+  return v !== undefined && v !== '' && fromEnv(SPEC_BY_NAME.get('verbose')!, v) === true;
 }
 
 /** Issuer and client ID given on the command line or in the environment make a profile of their own. */

@@ -1,7 +1,10 @@
 // Talking to the provider, through oauth4webapi (which builds and checks every protocol message:
 // discovery, PKCE, state, iss, nonce, ID-token claims) and undici's fetch. Loaded only on the
 // slow path. Every failure becomes one ProviderError/LoginError line without secrets.
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../cache/store.js';
 import * as oauth from 'oauth4webapi';
 import type { Settings } from '../config/resolve.js';
 import { ConfigError, LoginError, OidcCredError, ProviderError, RefreshRejectedError } from '../errors.js';
@@ -17,7 +20,19 @@ export interface Provider {
   req: { [oauth.customFetch]: FetchLike; [oauth.allowInsecureRequests]?: boolean; signal: AbortSignal };
   settings: Settings;
   log: Logger;
+  /** Where the metadata came from, and whether a failed request suggests that it is out of date. */
+  metadata: { fromCache: boolean; suspect(): boolean; drop(): void };
 }
+
+export interface ConnectOptions {
+  /** Where discovery metadata is cached (the token cache directory); none: always discover. */
+  cacheDir?: string | undefined;
+  /** Ignore cached metadata. */
+  fresh?: boolean;
+}
+
+/** How long discovery metadata is reused: providers change it rarely, and any sign of change refetches it. */
+export const METADATA_TTL_MS = 3600_000;
 
 export interface ConnectDeps {
   env: Readonly<Record<string, string | undefined>>;
@@ -45,7 +60,7 @@ export function readClientSecret(s: Settings): string | undefined {
   return s.clientSecretEnv;
 }
 
-export async function connect(s: Settings, deps: ConnectDeps): Promise<Provider> {
+export async function connect(s: Settings, deps: ConnectDeps, opts: ConnectOptions = {}): Promise<Provider> {
   let issuer: URL;
   try {
     issuer = new URL(s.issuer);
@@ -56,9 +71,26 @@ export async function connect(s: Settings, deps: ConnectDeps): Promise<Provider>
   if (issuer.protocol !== 'https:' && !insecure) {
     throw new ConfigError(`issuer ${issuer.href} must use https:// (plain http is allowed only on a loopback address)`);
   }
-  const fetch = await createFetch({ caFile: s.caFile, env: deps.env, log: deps.log, signal: deps.signal });
+  const plain = await createFetch({ caFile: s.caFile, env: deps.env, log: deps.log, signal: deps.signal });
+  // An endpoint that is gone, moved or answers HTML suggests metadata that is out of date.
+  let suspect = false;
+  const fetch: FetchLike = async (input, init) => {
+    try {
+      const res = await plain(input, init);
+      const type = res.headers.get('content-type') ?? '';
+      if (res.status === 404 || res.status === 405 || res.status === 410 || (res.status >= 300 && res.status < 400) || type.startsWith('text/html')) suspect = true;
+      return res;
+    } catch (err) {
+      if (!/timed out/.test(String((err as Error)?.message) + String(((err as Error)?.cause as Error)?.message))) suspect = true;
+      throw err;
+    }
+  };
   const req = { [oauth.customFetch]: fetch, signal: deps.signal, ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}) };
-  const as = await discover(issuer, req);
+  const cache = metadataCache(opts.cacheDir, issuer.href);
+  const cached = opts.fresh ? undefined : cache?.read();
+  const as = cached ?? (await discover(issuer, req));
+  if (!cached) cache?.write(as);
+  suspect = false;
   const secret = readClientSecret(s);
   deps.log.secret(secret);
   const client: oauth.Client = { client_id: s.clientId };
@@ -68,7 +100,47 @@ export async function connect(s: Settings, deps: ConnectDeps): Promise<Provider>
     const methods = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
     auth = !methods.includes('client_secret_basic') && methods.includes('client_secret_post') ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
   }
-  return { as, client, auth, hasSecret: !!secret, req, settings: s, log: deps.log };
+  return {
+    as,
+    client,
+    auth,
+    hasSecret: !!secret,
+    req,
+    settings: s,
+    log: deps.log,
+    metadata: { fromCache: !!cached, suspect: () => suspect, drop: () => cache?.drop() },
+  };
+}
+
+/**
+ * Discovery metadata kept beside the sessions, one file per issuer (`provider-<sha256>.json`,
+ * 0600), reused for METADATA_TTL_MS: a refresh then costs one round trip instead of two.
+ */
+function metadataCache(dir: string | undefined, issuer: string): { read(): oauth.AuthorizationServer | undefined; write(as: oauth.AuthorizationServer): void; drop(): void } | undefined {
+  if (!dir) return undefined;
+  const file = join(dir, `provider-${createHash('sha256').update(issuer).digest('hex')}.json`);
+  return {
+    read: () => {
+      try {
+        const st = lstatSync(file);
+        if (!st.isFile() || (st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) return undefined;
+        const v = JSON.parse(readFileSync(file, 'utf8')) as { issuer?: unknown; fetched_at?: unknown; metadata?: oauth.AuthorizationServer };
+        const age = Date.now() - (typeof v.fetched_at === 'number' ? v.fetched_at : 0);
+        if (v.issuer !== issuer || !v.metadata || age < 0 || age > METADATA_TTL_MS) return undefined;
+        return v.metadata;
+      } catch {
+        return undefined;
+      }
+    },
+    write: (as) => {
+      try {
+        writeFileAtomic(dir, file, JSON.stringify({ issuer, fetched_at: Date.now(), metadata: as }));
+      } catch {
+        /* only the next call's round trip is lost */
+      }
+    },
+    drop: () => rmSync(file, { force: true }),
+  };
 }
 
 /** OIDC discovery, falling back to RFC 8414 metadata (SPEC §3). */

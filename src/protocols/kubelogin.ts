@@ -4,28 +4,25 @@
 // both entry points (hot.ts, main.ts), before any parser sees argv; it must stay cheap, import
 // nothing heavy, and never throw (hot.ts calls it outside any try).
 //
-// Choices (documented in docs/kube.md):
+// Choices (documented in docs/kubernetes.md):
 // - Flags with an equivalent are rewritten to ours, in place.
 // - Flags that only tune kubelogin itself (keyring, --force-refresh, TLS of its own local server…)
 //   are dropped with a one-line warning on stderr: ignoring them cannot hand out a wrong token.
 // - Flags that would pick a grant we do not implement (password, authcode-keyboard,
 //   token-exchange) are a usage error (exit 2): silently logging in some other way would surprise.
 // - Anything else is left as it is, so that the CLI reports a truly unknown flag (exit 2).
-// - --oidc-client-secret is accepted but moved into OIDC_CRED_CLIENT_SECRET of this process:
-//   SPEC §3/§10 keep secrets out of flag values, and we warn that the process list shows it.
+// - --oidc-client-secret is accepted and used as the client secret, with a warning that the
+//   process list shows it (secrets are never flag values of ours: docs/configuration.md).
 
-/** Set (in this process only) when a kubelogin flag cannot be honoured; commands/kube.ts reports it. */
-export const KUBELOGIN_ERROR_ENV = 'OIDC_CRED_KUBELOGIN_ERROR';
-
-export interface TranslateIo {
-  env: Record<string, string | undefined>;
-  warn(line: string): void;
+export interface KubeloginTranslation {
+  argv: string[];
+  /** A kubelogin flag that cannot be honoured: a usage error, reported before anything else runs. */
+  error?: string | undefined;
+  /** The value of --oidc-client-secret: the unnamed profile's client secret. */
+  clientSecret?: string | undefined;
 }
 
-const processIo = (): TranslateIo => ({
-  env: process.env,
-  warn: (line) => void process.stderr.write(`oidc-cred: warning: ${line}\n`),
-});
+const warnOnStderr = (line: string): void => void process.stderr.write(`oidc-cred: warning: ${line}\n`);
 
 /** kubelogin flag → our flag, value passed on unchanged. */
 const RENAMED: Readonly<Record<string, string>> = {
@@ -86,14 +83,15 @@ const VALUED_KUBELOGIN = new Set([
 const isBooleanFlag = (name: string): boolean => BOOLEAN_KUBELOGIN.has(name) || IGNORED[name] === false || SILENT[name] === false;
 const isValuedFlag = (name: string): boolean => VALUED_KUBELOGIN.has(name) || IGNORED[name] === true || SILENT[name] === true || name in REJECTED;
 
-export function translateKubeloginArgs(argv: string[], io: TranslateIo = processIo()): string[] {
-  if (argv[0] !== 'get-token') return argv;
+export function translateKubeloginArgs(argv: string[], warn: (line: string) => void = warnOnStderr): KubeloginTranslation {
+  if (argv[0] !== 'get-token') return { argv };
   const out: string[] = [argv[0]];
+  let error: string | undefined;
+  let clientSecret: string | undefined;
   const fail = (message: string): void => {
-    // Reported as a usage error by commands/kube.ts; the hot path must not answer from the cache.
-    io.env[KUBELOGIN_ERROR_ENV] ??= message;
-    io.env.OIDC_CRED_NO_FAST_PATH = '1';
+    error ??= message;
   };
+  const io = { warn };
   const scopes: string[] = [];
   let scopeAt = -1;
   let nativeScope = false;
@@ -177,7 +175,7 @@ export function translateKubeloginArgs(argv: string[], io: TranslateIo = process
         // SPEC §3: never a flag value. Accept it for compatibility, but hand it on through this
         // process's environment only, and say once that the process list shows it.
         kubeloginMode = true;
-        io.env.OIDC_CRED_CLIENT_SECRET = value;
+        clientSecret = value;
         io.warn('--oidc-client-secret puts the client secret in the process list; set OIDC_CRED_CLIENT_SECRET (exec env in kubeconfig) or use --client-secret-file instead');
         break;
       case 'oidc-extra-scope':
@@ -256,5 +254,5 @@ export function translateKubeloginArgs(argv: string[], io: TranslateIo = process
     // (no path) — what providers set up for kubelogin have registered.
     out.push('--port', '8000', '--port', '18000', '--redirect-uri', 'http://localhost');
   }
-  return out;
+  return { argv: out, error, clientSecret };
 }

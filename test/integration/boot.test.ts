@@ -1,4 +1,4 @@
-// The binaries load dist/hot.cjs with V8's code cache (bin/boot.cjs). If the build stops making
+// The binaries load dist/entry.cjs with V8's code cache (bin/boot.cjs). If the build stops making
 // it, or makes one V8 rejects, every cache hit silently pays ~10 M instructions of compiling.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ const boot = require(join(ROOT, 'bin', 'boot.cjs')) as { compile(cachedData?: Bu
 
 it('the build leaves a V8 code cache for the hot bundle, and this Node accepts it', () => {
   const cache = `${boot.HOT}.cache`;
-  assert.ok(existsSync(cache), 'dist/hot.cjs.cache exists (npm test builds first)');
+  assert.ok(existsSync(cache), 'dist/entry.cjs.cache exists (npm test builds first)');
   assert.equal(boot.compile(readFileSync(cache)).cachedDataRejected, false);
 });
 

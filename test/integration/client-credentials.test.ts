@@ -88,6 +88,7 @@ describe('client credentials', () => {
     const file = sessionFile(sb);
     const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     s.expires_at = new Date(Date.now() + 20_000).toISOString();
+    s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
     writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
     p.resetCounts();
 

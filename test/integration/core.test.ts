@@ -41,6 +41,7 @@ function editSession(sb: Sandbox, edit: (s: Record<string, unknown>) => void): v
 
 const expiringSoon = (s: Record<string, unknown>): void => {
   s.expires_at = new Date(Date.now() + 20_000).toISOString(); // inside the default --min-valid 60
+  s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
 };
 
 describe('login and the hot path', () => {

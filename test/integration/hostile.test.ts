@@ -100,6 +100,7 @@ describe('a cache that cannot be written', () => {
       const file = join(sb.cacheDir, sessions(sb.cacheDir)[0]!);
       const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       s.expires_at = new Date(Date.now() + 10_000).toISOString();
+      s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
       writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
       const before = readFileSync(file, 'utf8');
       // Fill the file system to the last byte.

@@ -36,6 +36,7 @@ describe(`${N} concurrent processes`, { timeout: 600_000 }, () => {
     const file = join(sb.cacheDir, readdirSync(sb.cacheDir).find((f) => /^[0-9a-f]{64}\.json$/.test(f))!);
     const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     s.expires_at = new Date(Date.now() + 10_000).toISOString();
+    s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
     writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
     p.resetCounts();
     const t1 = Date.now();

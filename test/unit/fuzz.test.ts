@@ -15,7 +15,7 @@ import { resolveSettings } from '../../src/config/resolve.ts';
 import { describeError, OidcCredError } from '../../src/errors.ts';
 import { providerError } from '../../src/oauth/client.ts';
 import { startLoopback } from '../../src/oauth/loopback.ts';
-import { planTokenCommand } from '../../src/plan.ts';
+import { planTokenCommand } from '../../src/protocols/request.ts';
 import { NOT_FOUND } from '../../src/protocols/docker.ts';
 
 export const RUNS = { docker: 500, config: 500, callback: 300, tokenResponse: 500 };

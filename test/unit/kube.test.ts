@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { UsageError } from '../../src/errors.ts';
 import { ExecInfoError, formatExecCredential, parseExecInfo } from '../../src/protocols/kube.ts';
-import { KUBELOGIN_ERROR_ENV, translateKubeloginArgs } from '../../src/protocols/kubelogin.ts';
+import { translateKubeloginArgs } from '../../src/protocols/kubelogin.ts';
 import { kubeconfigPath, kubeSetup, shellQuote } from '../../src/commands/setup/kube.ts';
 
 const V1 = 'client.authentication.k8s.io/v1';
@@ -97,10 +97,10 @@ describe('formatExecCredential', () => {
 });
 
 describe('translateKubeloginArgs', () => {
-  function tr(argv: string[], env: Record<string, string | undefined> = {}): { argv: string[]; env: Record<string, string | undefined>; warnings: string[] } {
+  function tr(argv: string[]): { argv: string[]; error: string | undefined; clientSecret: string | undefined; warnings: string[] } {
     const warnings: string[] = [];
-    const out = translateKubeloginArgs(argv, { env, warn: (l) => warnings.push(l) });
-    return { argv: out, env, warnings };
+    const out = translateKubeloginArgs(argv, (l) => warnings.push(l));
+    return { argv: out.argv, error: out.error, clientSecret: out.clientSecret, warnings };
   }
   const D = ['--port', '8000', '--port', '18000', '--redirect-uri', 'http://localhost'];
   const table: [string, string[], string[]][] = [
@@ -130,25 +130,25 @@ describe('translateKubeloginArgs', () => {
     it(name, () => {
       const r = tr(input);
       assert.deepEqual(r.argv, want);
-      assert.equal(r.env[KUBELOGIN_ERROR_ENV], undefined);
+      assert.equal(r.error, undefined);
     });
   }
 
-  it('is idempotent: hot.ts and main.ts both run it', () => {
+  it('is idempotent', () => {
     const once = tr(['get-token', '--oidc-issuer-url', 'https://i', '--oidc-extra-scope', 'email', '--listen-address', '127.0.0.1:8000']).argv;
     assert.deepEqual(tr(once).argv, once);
   });
 
-  it('moves --oidc-client-secret into OIDC_CRED_CLIENT_SECRET of this process, with one warning that never shows it', () => {
-    const r = tr(['get-token', '--oidc-client-secret', 's3cret-value', '--oidc-client-id', 'c'], { OIDC_CRED_CLIENT_SECRET: 'older' });
+  it('takes --oidc-client-secret out of argv as the client secret, with one warning that never shows it', () => {
+    const r = tr(['get-token', '--oidc-client-secret', 's3cret-value', '--oidc-client-id', 'c']);
     assert.ok(!r.argv.some((a) => a.includes('s3cret-value')));
-    assert.equal(r.env.OIDC_CRED_CLIENT_SECRET, 's3cret-value', 'the flag wins over the environment (SPEC §3)');
+    assert.equal(r.clientSecret, 's3cret-value');
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0]!, /process list/);
     assert.ok(!r.warnings[0]!.includes('s3cret-value'));
     const inline = tr(['get-token', '--oidc-client-secret=s3cret-value']);
     assert.ok(!inline.argv.some((a) => a.includes('s3cret-value')));
-    assert.equal(inline.env.OIDC_CRED_CLIENT_SECRET, 's3cret-value');
+    assert.equal(inline.clientSecret, 's3cret-value');
   });
 
   it('warns once per flag without an equivalent and drops it', () => {
@@ -172,9 +172,8 @@ describe('translateKubeloginArgs', () => {
   for (const [argv, re] of refused) {
     it(`refuses ${argv.slice(1).join(' ')} as a usage error, without echoing secrets`, () => {
       const r = tr(argv);
-      const msg = r.env[KUBELOGIN_ERROR_ENV] ?? '';
+      const msg = r.error ?? '';
       assert.match(msg, re);
-      assert.equal(r.env.OIDC_CRED_NO_FAST_PATH, '1', 'the hot path must not answer around the error');
       assert.ok(!msg.includes('value-123'));
       assert.ok(!r.argv.some((a) => a.includes('value-123')));
     });

@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { bootClock, cachePaths, parseSession, readSession, sessionKey, validToken, writeSession, type CachedSession } from '../../src/cache/store.ts';
+import { bootClock, cachePaths, parseSession, readSession, sessionKey, writeSession, type CachedSession } from '../../src/cache/store.ts';
+import { freshToken as validToken } from '../../src/session/lifetime.ts';
 import { CacheError } from '../../src/errors.ts';
 
 const base = { issuer: 'https://idp.example', clientId: 'c', audience: undefined, grant: 'user' as const };

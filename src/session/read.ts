@@ -1,9 +1,11 @@
-// The hot half of getToken (SPEC §5): which session serves a request, and whether its cached
-// token is still good — a file read, no lock, no network, no heavy imports. The slow half
-// (lock, re-read, refresh, login) is slow.ts, loaded only when this one says no.
-import type { Settings } from './config/resolve.js';
-import { canShowLogin } from './infra/browser.js';
-import { cachePaths, readSession, sessionKey, validToken, type CachePaths, type CachedSession, type GrantKind, type TokenKind } from './cache/store.js';
+// The read half of the token lifecycle: which session serves a request, and whether its cached
+// token is still good — one file read, no lock, no network, no heavy imports. This is all the
+// entry point (src/entry.ts) loads on a cache hit; the rest of the lifecycle (lock, re-read,
+// refresh, login, save) is ./lifecycle.ts, loaded only when this says no.
+import type { Settings } from '../config/resolve.js';
+import { canShowLogin } from '../infra/browser.js';
+import { cachePaths, readSession, sessionKey, type CachePaths, type CachedSession, type GrantKind, type TokenKind } from '../cache/store.js';
+import { freshToken } from './lifetime.js';
 
 export interface Environment {
   env: Readonly<Record<string, string | undefined>>;
@@ -25,7 +27,8 @@ export function hasSecret(s: Settings): boolean {
 
 /**
  * The identity a request gets: a person's (authcode or device login) or the client's own.
- * `auto` means client credentials when a secret is set and no browser login could be seen (SPEC §3).
+ * `auto` means client credentials when a secret is set and no browser login could be seen
+ * (docs/configuration.md, `--grant`).
  */
 export function grantKind(s: Settings, e: Environment): GrantKind {
   if (s.grant === 'client-credentials') return 'client-credentials';
@@ -39,17 +42,17 @@ export function sessionPaths(s: Settings, e: Environment): { key: string; paths:
   return { key, paths: cachePaths(s.cacheDir, key), grant };
 }
 
-/** The hot path: a cached token valid for at least --min-valid seconds, or undefined. May throw CacheError. */
+/** A cache hit: the cached token if it is good for the refresh margin, else undefined. May throw CacheError. */
 export function cachedToken(s: Settings, kind: TokenKind, e: Environment, now: number): TokenAnswer | undefined {
   const { key, paths } = sessionPaths(s, e);
-  return validFromFile(paths, key, kind, s.minValid, now);
+  return freshFromFile(paths, key, kind, s.minValid, now);
 }
 
-/** The session file's token of that kind, if valid for `minValid` seconds more. May throw CacheError. */
-export function validFromFile(paths: CachePaths, key: string, kind: TokenKind, minValid: number, now: number): TokenAnswer | undefined {
+/** The session file's token of that kind, if it is good for the refresh margin. May throw CacheError. */
+export function freshFromFile(paths: CachePaths, key: string, kind: TokenKind, minValid: number, now: number): TokenAnswer | undefined {
   const r = readSession(paths.file, key);
   if (!('session' in r)) return undefined;
-  const v = validToken(r.session, kind, now, minValid);
+  const v = freshToken(r.session, kind, now, minValid);
   return v ? { ...v, session: r.session } : undefined;
 }
 

@@ -1,21 +1,23 @@
 // Turns a token-handing command (token, git get, kube, docker get) into a plain request — which
 // settings, which token, how to print the answer — without knowing whether the answer comes
-// from the cache (hot.ts) or from a refresh or login (commands via slow.ts). Both paths call
-// this one function, so they cannot drift apart. No heavy imports: it is on the hot path.
-import type { RawOptions } from './config/options.js';
-import { resolveSettings, type Purpose, type Settings } from './config/resolve.js';
-import type { TokenKind } from './cache/store.js';
-import { NoMatchingProfile, UsageError } from './errors.js';
-import { formatDockerAnswer, NOT_FOUND, parseServerUrl } from './protocols/docker.js';
-import { formatGitAnswer, parseGitInput } from './protocols/git.js';
-import { formatExecCredential, parseExecInfo } from './protocols/kube.js';
-import type { TokenAnswer } from './session.js';
+// from the cache (src/entry.ts) or from a refresh or login (src/commands/answer.ts). Both call
+// this one function, so they cannot drift apart. No heavy imports: it is on the cache-hit path.
+import { COMMAND_OPTIONS, type RawOptions } from '../config/options.js';
+import { resolveSettings, type Purpose, type Settings } from '../config/resolve.js';
+import type { TokenKind } from '../cache/store.js';
+import { NoMatchingProfile, UsageError } from '../errors.js';
+import { formatDockerAnswer, NOT_FOUND, parseServerUrl } from './docker.js';
+import { formatGitAnswer, parseGitInput } from './git.js';
+import { formatExecCredential, parseExecInfo } from './kube.js';
+import type { TokenAnswer } from '../session/read.js';
 
 export interface PlanEnv {
   env: Readonly<Record<string, string | undefined>>;
   home: string;
   cwd: string;
   readStdin(): Promise<string>;
+  /** A client secret given on the command line (kubelogin's --oidc-client-secret), for the unnamed profile. */
+  clientSecretFromArgs?: string | undefined;
 }
 
 export type Plan =
@@ -27,8 +29,12 @@ export type Plan =
 export async function planTokenCommand(positionals: readonly string[], flags: RawOptions, e: PlanEnv): Promise<Plan | undefined> {
   const [cmd, action, extra] = positionals;
   if (extra !== undefined) return undefined;
+  // An option of another command (`git get --json`): the CLI refuses it, as it would anyway.
+  for (const [name, list] of Object.entries(COMMAND_OPTIONS)) {
+    if (name !== cmd && list.some((o) => flags[o.name] !== undefined && !COMMAND_OPTIONS[cmd ?? '']?.some((m) => m.name === o.name))) return undefined;
+  }
   const settingsFor = (purpose: Purpose, url?: string): Settings =>
-    resolveSettings({ flags, env: e.env, home: e.home, cwd: e.cwd, purpose, url });
+    resolveSettings({ flags, env: e.env, home: e.home, cwd: e.cwd, purpose, url, clientSecretFromArgs: e.clientSecretFromArgs });
 
   if (cmd === 'token' && action === undefined) {
     const settings = settingsFor('other');
@@ -58,7 +64,7 @@ export async function planTokenCommand(positionals: readonly string[], flags: Ra
     try {
       settings = settingsFor('git', request.url);
     } catch (err) {
-      // Not ours: print nothing so that git asks its next helper (SPEC §6).
+      // Not ours: print nothing so that git asks its next helper (docs/git.md).
       if (err instanceof NoMatchingProfile) return { type: 'done', stdout: '', exitCode: 0 };
       throw err;
     }
@@ -76,7 +82,7 @@ export async function planTokenCommand(positionals: readonly string[], flags: Ra
     return {
       type: 'token',
       settings,
-      // An API server's OIDC authenticator verifies ID tokens (SPEC §7).
+      // An API server's OIDC authenticator verifies ID tokens (docs/kubernetes.md).
       kind: settings.tokenType ?? 'id',
       format: (a) => formatExecCredential(request, a.token, a.expiresAt),
     };

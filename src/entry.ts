@@ -1,13 +1,14 @@
-// The entry point every binary starts in (bundled to dist/hot.cjs: CommonJS loads 10–15 ms faster
-// than an ES module on Node 20, PERFORMANCE.md). It answers a token-handing command from the
-// cache when it can — no yargs, no undici, no oauth4webapi, no lock — and otherwise hands the
-// untouched argv (and any standard input it already read) to the full program in dist/main.mjs.
+// The entry point every binary starts in (bundled to dist/entry.cjs: CommonJS loads 10–15 ms
+// faster than an ES module on Node 20; docs/architecture.md, "Why the cache-hit path is shaped as
+// it is"). It answers a token-handing command from the cache when it can — no yargs, no undici,
+// no oauth4webapi, no lock — and otherwise hands the argv (and any standard input it already
+// read) to the full program in dist/main.mjs.
 import { writeSync } from 'node:fs';
 import { parseArgvLight } from './config/argv.js';
 import { readStdin as readWholeStdin } from './deps.js';
-import { planTokenCommand } from './plan.js';
-import { translateKubeloginArgs } from './protocols/kubelogin.js';
-import { cachedToken } from './session.js';
+import { planTokenCommand } from './protocols/request.js';
+import { translateKubeloginArgs, type KubeloginTranslation } from './protocols/kubelogin.js';
+import { cachedToken } from './session/read.js';
 import { sessionKey } from './cache/store.js';
 
 /** What bin/boot.cjs provides: the bundle runs inside vm.Script, where import() is not available. */
@@ -19,14 +20,15 @@ export interface BootIo {
 export function run(argv: string[], io: BootIo): Promise<void> {
   // Only get-token speaks kubelogin: V8 compiles a function on its first call, and compiling the
   // translator costs ~0.3 ms even when it would return at once.
-  if (argv[0] === 'get-token') argv = translateKubeloginArgs(argv);
+  const kubelogin = argv[0] === 'get-token' ? translateKubeloginArgs(argv) : undefined;
+  if (kubelogin) argv = kubelogin.argv;
   // Read once; the text, or the reason it could not be read, goes on to the full program.
   let stdin: Promise<string> | undefined;
   const readStdin = (): Promise<string> => (stdin ??= readWholeStdin());
-  return tryHot(argv, readStdin, io)
+  return tryCache(argv, readStdin, io, kubelogin)
     .catch(() => undefined) // anything odd: the full program redoes it and reports it properly
     .then((answer) => {
-      if (!answer) return full(argv, stdin, io);
+      if (!answer) return full(argv, stdin, io, kubelogin);
       // Outside the fallback: a failed write must not make the full program answer again.
       writeStdout(answer.stdout);
       // The write was synchronous and nothing else is pending: skip the event loop's teardown.
@@ -39,10 +41,16 @@ export function run(argv: string[], io: BootIo): Promise<void> {
 }
 
 /** The answer from the cache, or undefined when the full program must answer. */
-async function tryHot(argv: string[], readStdin: () => Promise<string>, io: BootIo): Promise<{ stdout: string; exitCode: number } | undefined> {
-  if (process.env.OIDC_CRED_NO_FAST_PATH === '1') return undefined;
+async function tryCache(
+  argv: string[],
+  readStdin: () => Promise<string>,
+  io: BootIo,
+  kubelogin: KubeloginTranslation | undefined,
+): Promise<{ stdout: string; exitCode: number } | undefined> {
+  // A kubelogin flag that cannot be honoured is a usage error, never answered around.
+  if (kubelogin?.error) return undefined;
   const parsed = parseArgvLight(argv);
-  if (!parsed || parsed.options.verbose || process.env.OIDC_CRED_DEBUG) return undefined;
+  if (!parsed) return undefined;
   const env = process.env;
   const plan = await planTokenCommand(parsed.positionals, parsed.options, {
     env,
@@ -50,9 +58,13 @@ async function tryHot(argv: string[], readStdin: () => Promise<string>, io: Boot
     home: env.HOME || io.homedir(),
     cwd: process.cwd(),
     readStdin,
+    clientSecretFromArgs: kubelogin?.clientSecret,
   });
   if (!plan) return undefined;
   if (plan.type === 'done') return { stdout: plan.stdout, exitCode: plan.exitCode };
+  // -v (from a flag, the environment or the profile): the full program says which profile,
+  // config file and cache file answered.
+  if (plan.settings.verbose) return undefined;
   const answer = cachedToken(plan.settings, plan.kind, { env, platform: process.platform, stderrIsTTY: () => !!process.stderr.isTTY }, Date.now());
   return answer ? { stdout: plan.format(answer), exitCode: 0 } : undefined;
 }
@@ -71,10 +83,10 @@ function writeStdout(text: string): void {
   }
 }
 
-async function full(argv: string[], stdin: Promise<string> | undefined, io: BootIo): Promise<void> {
+async function full(argv: string[], stdin: Promise<string> | undefined, io: BootIo, kubelogin: KubeloginTranslation | undefined): Promise<void> {
   stdin?.catch(() => undefined); // handled where the full program reads it
   const mod = await io.loadMain();
-  const code = await mod.runMain(argv, { stdin });
+  const code = await mod.runMain(argv, { stdin, kubelogin });
   // undici keeps sockets alive and signal handlers are installed: exit explicitly. Writes to
   // pipes and files are synchronous on Linux and macOS, so nothing printed is lost.
   process.exit(code);

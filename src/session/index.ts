@@ -1,0 +1,183 @@
+// The token lifecycle wired to the real world: the session file (cache/store.ts), the lock and
+// its outcome record (cache/lock.ts), the system clock, and the provider (oauth/). The rules
+// themselves are in ./lifecycle.ts; the cache-hit read in ./read.ts.
+import { DirWatch, lockHolder, readOutcome, tryLock, writeOutcome } from '../cache/lock.js';
+import { bootClock, readSession, writeSession, type CachePaths, type CachedSession, type TokenKind } from '../cache/store.js';
+import type { Settings } from '../config/resolve.js';
+import type { Deps } from '../deps.js';
+import { errnoOf, LoginError, NotInteractiveError } from '../errors.js';
+import { canShowLogin } from '../infra/browser.js';
+import type { Provider, TokenResult } from '../oauth/client.js';
+import { obtainToken, type Authenticator, type Ports, type SessionLock } from './lifecycle.js';
+import { sessionPaths, type Environment, type TokenAnswer } from './read.js';
+
+export type { TokenAnswer } from './read.js';
+
+export interface TokenRequest {
+  settings: Settings;
+  kind: TokenKind;
+  /** `oidc-cred login`: log in even when a valid token or a refresh token is cached. */
+  force?: boolean;
+}
+
+export function environment(deps: Pick<Deps, 'env' | 'platform' | 'stderr'>): Environment {
+  return { env: deps.env, platform: deps.platform, stderrIsTTY: () => !!deps.stderr.isTTY };
+}
+
+export function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
+  const s = req.settings;
+  const { key, paths, grant } = sessionPaths(s, environment(deps));
+  return obtainToken(
+    {
+      kind: req.kind,
+      force: req.force,
+      minValid: s.minValid,
+      timeout: s.timeout,
+      nonInteractive: s.nonInteractive,
+      grant,
+      session: { key, profile: s.profile, issuer: s.issuer, client_id: s.clientId },
+    },
+    realPorts(s, deps, key, paths),
+  );
+}
+
+function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths): Ports {
+  return {
+    store: { read: () => readSession(paths.file, key), write: (session) => writeSession(paths, session) },
+    lock: fileLock(paths, deps),
+    clock: { now: deps.now, boot: bootClock },
+    auth: providerAuthenticator(s, deps),
+    log: deps.log,
+    signal: deps.signal,
+    pid: process.pid,
+  };
+}
+
+function fileLock(paths: CachePaths, deps: Deps): SessionLock {
+  let watch: DirWatch | undefined;
+  return {
+    tryAcquire: () =>
+      tryLock(paths, {
+        onCompromised: (err) => deps.log.info(`oidc-cred: warning: lost the token cache lock (${err.message})`),
+        onUnwritable: (err) =>
+          deps.log.once('unwritable', `oidc-cred: warning: the token cache ${paths.dir} cannot be written (${errnoOf(err) || err.message}); going on without a lock or a saved token`),
+        onTakeover: (why) => deps.log.debug(`took over the session lock: ${why}`),
+      }),
+    holder: () => lockHolder(paths),
+    readOutcome: () => readOutcome(paths),
+    writeOutcome: (o) => writeOutcome(paths, o),
+    changed: (ms, signal) => (watch ??= new DirWatch(paths.dir)).next(ms, signal),
+    close: () => watch?.close(),
+  };
+}
+
+/**
+ * The provider, connected on first use (discovery metadata comes from the cache when it is
+ * recent). When a request fails in a way that could mean the cached metadata is out of date (an
+ * endpoint that is gone or answers HTML), the metadata is fetched again and a refresh or client
+ * credentials request is tried once more; a login is not repeated (it would open a second tab).
+ */
+function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
+  let provider: Promise<Provider> | undefined;
+  const client = (): Promise<typeof import('../oauth/client.js')> => import('../oauth/client.js');
+  const connect = async (fresh: boolean): Promise<Provider> =>
+    (await client()).connect(s, { env: deps.env, log: deps.log, signal: deps.signal }, { cacheDir: s.cacheDir, fresh });
+  const withProvider = async <T,>(op: (p: Provider) => Promise<T>, retry: boolean): Promise<T> => {
+    const p = await (provider ??= connect(false));
+    try {
+      return await op(p);
+    } catch (err) {
+      if (!p.metadata.fromCache || !p.metadata.suspect()) throw err;
+      deps.log.debug('the cached provider metadata may be out of date; fetching it again');
+      p.metadata.drop();
+      provider = connect(true);
+      if (!retry) throw err;
+      return op(await provider);
+    }
+  };
+  return {
+    refresh: async (rt) => {
+      const c = await client();
+      return withProvider((p) => c.refresh(p, rt), true);
+    },
+    clientCredentials: async () => {
+      const c = await client();
+      return withProvider((p) => {
+        if (!p.hasSecret) throw new LoginError('client credentials need a client secret', { hint: 'set --client-secret-file or OIDC_CRED_CLIENT_SECRET' });
+        return c.clientCredentials(p);
+      }, true);
+    },
+    assertCanLogIn: () => assertCanLogIn(s, deps),
+    login: () => withProvider((p) => login(p, s, deps), false),
+  };
+}
+
+/**
+ * A login starts only where someone can see it (docs/configuration.md, "When a login may
+ * start"). An explicitly requested `--grant device` is the one exception: its code goes to stderr
+ * for whoever reads it (a CI log, a wrapper script), and it polls until --timeout.
+ */
+export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' | 'stderr'>): void {
+  if (s.nonInteractive) {
+    throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login', { hint: "run 'oidc-cred login' first" });
+  }
+  const explicitDevice = s.grant === 'device';
+  if (!explicitDevice && !canShowLogin(s, deps.env, deps.platform, !!deps.stderr.isTTY)) {
+    throw new NotInteractiveError('a login is needed, but there is no browser, display or terminal to show it', {
+      hint: "run 'oidc-cred login' where you can see it, set --browser-command, or configure client credentials (--client-secret-file or OIDC_CRED_CLIENT_SECRET)",
+    });
+  }
+}
+
+/** The interactive grant: device when asked for, or when `auto` finds no browser to open and the provider offers it. */
+async function login(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+  if (s.grant === 'device' || s.grant === 'auto') {
+    const device = await import('../oauth/device.js');
+    if (s.grant === 'device' || device.autoPicksDevice(p, s, deps.env, deps.platform)) {
+      deps.log.debug(`using the device grant (--grant ${s.grant})`);
+      return device.deviceLogin(p, s, deps);
+    }
+  }
+  const { authorizationCodeLogin } = await import('../oauth/authcode.js');
+  return authorizationCodeLogin(p, s, deps);
+}
+
+/** Drops the access token of a session only when `secret` is that token (git/docker `erase`). */
+export async function invalidateIfOurs(s: Settings, env: Environment, secret: string, deps: Deps): Promise<boolean> {
+  const { key, paths } = sessionPaths(s, env);
+  const ours = (c: CachedSession): boolean => secret === c.access_token || secret === c.id_token;
+  const before = readSession(paths.file, key);
+  if (!('session' in before) || !ours(before.session)) return false;
+  // Under the lock, so that a refresh running right now is not overwritten with stale data.
+  const lock = fileLock(paths, deps);
+  const deadline = deps.now() + 30_000;
+  try {
+    for (;;) {
+      const handle = await lock.tryAcquire();
+      if (!handle) {
+        if (deps.now() > deadline) return false;
+        await lock.changed(250, deps.signal);
+        continue;
+      }
+      try {
+        const r = readSession(paths.file, key);
+        if (!('session' in r) || !ours(r.session) || !handle.held()) return false;
+        const next: CachedSession = { ...r.session };
+        if (secret === next.access_token) {
+          next.access_token = undefined;
+          next.expires_at = undefined;
+        }
+        if (secret === next.id_token) {
+          next.id_token = undefined;
+          next.id_token_expires_at = undefined;
+        }
+        writeSession(paths, next);
+        return true;
+      } finally {
+        await handle.release();
+      }
+    }
+  } finally {
+    lock.close();
+  }
+}
