@@ -66,6 +66,11 @@ export interface TestProvider {
   userinfo(accessToken: string): Promise<Record<string, unknown> | null>;
   /** Goes through the real /device pages with a fresh cookie jar, as a user would. */
   approveDeviceCode(userCode: string): Promise<void>;
+  /**
+   * Parks every request for `path` (e.g. '/.well-known/openid-configuration') until `release()`:
+   * a test can then act while a client is provably waiting on that request.
+   */
+  hold(path: string): { parked(): number; release(): void };
   close(): Promise<void>;
 }
 
@@ -461,7 +466,13 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
   }
 
   const handle = provider.callback();
+  const holds = new Map<string, Array<() => void>>();
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const parked = holds.get((req.url ?? '/').split('?')[0] ?? '/');
+    if (parked) {
+      parked.push(() => server.emit('request', req, res));
+      return;
+    }
     counts.requests += 1;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
@@ -545,6 +556,17 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
     issuedTokens,
     userinfo,
     approveDeviceCode,
+    hold(path: string) {
+      const parked: Array<() => void> = [];
+      holds.set(path, parked);
+      return {
+        parked: () => parked.length,
+        release: () => {
+          holds.delete(path);
+          for (const go of parked.splice(0)) go();
+        },
+      };
+    },
     close,
   };
 }

@@ -96,6 +96,7 @@ function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
     }
   };
   return {
+    prepare: async () => void (await (provider ??= connect(false))),
     refresh: async (rt) => {
       const c = await client();
       return withProvider((p) => c.refresh(p, rt), true);

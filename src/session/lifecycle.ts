@@ -54,6 +54,8 @@ export interface Clock {
 
 /** The provider. Connecting (discovery) is the authenticator's business and happens on first use. */
 export interface Authenticator {
+  /** Connects (discovery) so that the next request goes out at once. */
+  prepare(): Promise<void>;
   refresh(refreshToken: string): Promise<TokenResult>;
   clientCredentials(): Promise<TokenResult>;
   /** Throws NotInteractiveError when no login may start here. No network. */
@@ -134,7 +136,7 @@ export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer>
           waited = true;
           const h = ports.lock.holder();
           const who = h ? ` (pid ${h.pid}, since ${new Date(h.since).toISOString().slice(11, 19)} UTC)` : '';
-          log.info(`oidc-cred: waiting up to ${p.timeout} s for another oidc-cred process${who} that is logging in or refreshing this session…`);
+          log.info(`oidc-cred: waiting for another oidc-cred process${who} that is logging in or refreshing this session; giving up after ${p.timeout} s…`);
         }
         if (clock.now() > deadline) {
           throw new LockError('gave up waiting for another oidc-cred process (--timeout)', {
@@ -178,7 +180,9 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   if (!canRefresh && p.grant === 'user') auth.assertCanLogIn();
 
   if (canRefresh && current?.refresh_token) {
-    // A rotated refresh token is good once: never use one read under a lock we no longer hold.
+    // A rotated refresh token is good once: never send one read under a lock we no longer hold.
+    // Checked after connecting, right before the request goes out.
+    await auth.prepare();
     if (!handle.held()) return LOST;
     try {
       const res = await auth.refresh(current.refresh_token);

@@ -21,7 +21,7 @@ after(async () => {
   await p.close();
 });
 
-const sessions = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json') && !f.includes('outcome')) : []);
+const sessions = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.json$/.test(f)) : []);
 
 const faults: Array<[Fault, RegExp]> = [
   ['discovery-issuer-mismatch', /metadata.*issuer/i],
