@@ -106,19 +106,23 @@ export async function tryLock(paths: CachePaths, hooks: LockHooks): Promise<Held
     throw new LockError('could not lock the token cache', { cause: err });
   }
   const me: LockOwner = { ...thisProcess(), since: Date.now(), nonce: randomBytes(12).toString('hex') };
+  let recorded = false;
   try {
     // proper-lockfile tells a lock that is still ours by its mtime, which a file created inside
     // changes: put the mtime back.
     const { atime, mtime } = statSync(paths.lock);
     writeFileAtomic(paths.lock, join(paths.lock, OWNER), JSON.stringify(me));
+    recorded = true;
     utimesSync(paths.lock, atime, mtime);
   } catch {
     /* without a record the lock still works; only the fast dead-holder takeover is lost */
   }
+  // Without a record (a full disk) only proper-lockfile's own check tells a lost lock.
+  const held = (): boolean => !compromised && (!recorded || readOwner(paths.lock)?.nonce === me.nonce);
   return {
-    held: () => !compromised && readOwner(paths.lock)?.nonce === me.nonce,
+    held,
     release: async () => {
-      const ours = !compromised && readOwner(paths.lock)?.nonce === me.nonce;
+      const ours = recorded && held();
       try {
         // Stops the mtime updates; its rmdir fails while the record is inside.
         await release();

@@ -10,7 +10,9 @@ import { answerTokenCommand } from './answer.js';
 import { resolve as resolvePath } from 'node:path';
 
 function settings(flags: RawOptions, deps: Deps): Settings {
-  return resolveSettings({ flags, env: deps.env, home: deps.home, cwd: deps.cwd, purpose: 'other' });
+  const s = resolveSettings({ flags, env: deps.env, home: deps.home, cwd: deps.cwd, purpose: 'other' });
+  deps.log.verbose = s.verbose; // a profile's "verbose" counts too
+  return s;
 }
 
 export function who(s: Pick<CachedSession, 'id_token' | 'access_token'>): string | undefined {

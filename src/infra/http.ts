@@ -1,7 +1,7 @@
-// Outbound HTTP for the OAuth calls (SPEC §3): undici's fetch with a dispatcher that honours
-// HTTPS_PROXY/HTTP_PROXY/NO_PROXY, adds CAs from --ca-file and NODE_EXTRA_CA_CERTS, and bounds
-// connect, header and body time. undici costs 115–150 ms to import, so this module is loaded
-// only on the slow path (PERFORMANCE.md).
+// Outbound HTTP for the OAuth calls (docs/configuration.md, "Network"): a fetch for oauth4webapi
+// that honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through undici), adds CAs from --ca-file and
+// NODE_EXTRA_CA_CERTS, bounds connect, header and body time, never follows a redirect, and reads
+// at most MAX_BODY_BYTES. Loaded only off the cache-hit path.
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { ConfigError, ProviderError } from '../errors.js';
@@ -21,8 +21,10 @@ export interface HttpOptions {
   signal: AbortSignal;
 }
 
+/** Environment variables that make undici route a request through a proxy. */
+const PROXY_VARS = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
 export async function createFetch(opts: HttpOptions): Promise<FetchLike> {
-  const undici = await import('undici');
   let ca: string[] | undefined;
   if (opts.caFile) {
     let extra: string;
@@ -42,15 +44,10 @@ export async function createFetch(opts: HttpOptions): Promise<FetchLike> {
       }
     }
   }
-  const tls = { timeout: CONNECT_TIMEOUT_MS, ...(ca ? { ca } : {}) };
-  const dispatcher = new undici.EnvHttpProxyAgent({
-    connect: tls,
-    requestTls: tls,
-    headersTimeout: RESPONSE_TIMEOUT_MS,
-    bodyTimeout: RESPONSE_TIMEOUT_MS,
-    // Never follow a redirect to another host with our credentials: oauth4webapi expects none.
-    maxRedirections: 0,
-  } as ConstructorParameters<typeof undici.EnvHttpProxyAgent>[0]);
+  // With a proxy configured, undici (its EnvHttpProxyAgent reads HTTPS_PROXY, HTTP_PROXY and
+  // NO_PROXY). Without one, Node's own http client does the same job: undici costs ~4× `node -e 0`
+  // in instructions to load, which a refresh would pay on every call (docs/architecture.md).
+  const send = PROXY_VARS.some((v) => opts.env[v]) ? await undiciSender(ca) : nodeSender(ca);
 
   return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -60,19 +57,89 @@ export async function createFetch(opts: HttpOptions): Promise<FetchLike> {
     if (init?.signal) signals.push(init.signal);
     let res: Response;
     try {
-      res = (await undici.fetch(url, {
-        ...(init as Parameters<typeof undici.fetch>[1]),
-        method,
-        redirect: 'manual',
-        dispatcher,
-        signal: AbortSignal.any(signals),
-      } as Parameters<typeof undici.fetch>[1])) as unknown as Response;
+      res = await send(url, method, init, AbortSignal.any(signals));
     } catch (err) {
       if (opts.signal.aborted) throw opts.signal.reason;
+      if (err instanceof ProviderError) throw err;
       throw new ProviderError(`no answer from ${new URL(url).origin}`, { cause: networkCause(err) });
     }
     opts.log.debug(() => `-> ${res.status} ${res.headers.get('content-type') ?? ''}`);
     return limitBody(res, url);
+  };
+}
+
+type Sender = (url: string, method: string, init: RequestInit | undefined, signal: AbortSignal) => Promise<Response>;
+
+async function undiciSender(ca: string[] | undefined): Promise<Sender> {
+  const undici = await import('undici');
+  const tls = { timeout: CONNECT_TIMEOUT_MS, ...(ca ? { ca } : {}) };
+  const dispatcher = new undici.EnvHttpProxyAgent({
+    connect: tls,
+    requestTls: tls,
+    headersTimeout: RESPONSE_TIMEOUT_MS,
+    bodyTimeout: RESPONSE_TIMEOUT_MS,
+    // Never follow a redirect to another host with our credentials: oauth4webapi expects none.
+    maxRedirections: 0,
+  } as ConstructorParameters<typeof undici.EnvHttpProxyAgent>[0]);
+  return async (url, method, init, signal) =>
+    (await undici.fetch(url, {
+      ...(init as Parameters<typeof undici.fetch>[1]),
+      method,
+      redirect: 'manual',
+      dispatcher,
+      signal,
+    } as Parameters<typeof undici.fetch>[1])) as unknown as Response;
+}
+
+/** node:http(s) with the same limits: CA list, connect and response timeouts, no redirects followed, at most MAX_BODY_BYTES. */
+function nodeSender(ca: string[] | undefined): Sender {
+  return async (url, method, init, signal) => {
+    const target = new URL(url);
+    const mod = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
+    let body: string | undefined;
+    if (typeof init?.body === 'string') body = init.body;
+    else if (init?.body instanceof URLSearchParams) {
+      body = init.body.toString();
+      headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
+    } else if (init?.body != null) throw new TypeError('unsupported request body');
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    return new Promise<Response>((resolve, reject) => {
+      let started = false;
+      const req = mod.request(target, { method, headers, signal, timeout: CONNECT_TIMEOUT_MS, ...(ca ? { ca } : {}) }, (res) => {
+        started = true;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const stall = setTimeout(() => res.destroy(Object.assign(new Error('timed out waiting for the response'), { code: 'UND_ERR_BODY_TIMEOUT' })), RESPONSE_TIMEOUT_MS);
+        res.on('close', () => clearTimeout(stall));
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BODY_BYTES) {
+            res.destroy();
+            reject(new ProviderError(`${target.origin} sent more than the ${MAX_BODY_BYTES} bytes accepted`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', (err) => reject(new ProviderError(`${target.origin} broke off its response: ${networkCause(err).message}`)));
+        res.on('end', () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (Array.isArray(v)) for (const one of v) h.append(k, one);
+            else if (v !== undefined) h.set(k, v);
+          }
+          const status = res.statusCode ?? 502;
+          resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage ?? '', headers: h }));
+        });
+      });
+      // No answer within the connect timeout (or a stall before the headers): give up.
+      req.on('timeout', () => {
+        if (!started) req.destroy(Object.assign(new Error('timed out connecting'), { code: 'UND_ERR_CONNECT_TIMEOUT' }));
+      });
+      req.on('error', (err) => reject(started ? new ProviderError(`${target.origin} broke off its response: ${networkCause(err).message}`) : err));
+      req.end(body);
+    });
   };
 }
 

@@ -115,6 +115,7 @@ export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer>
   const waitStart = clock.now();
   const deadline = waitStart + p.timeout * 1000;
   let waited = false;
+  let lost = 0;
   const failedMeanwhile = (): void => {
     const outcome = ports.lock.readOutcome();
     if (outcome && !outcome.ok && outcome.at >= waitStart) {
@@ -153,6 +154,7 @@ export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer>
         log.debug('holding the session lock');
         const r = await underLock(p, ports, handle);
         if (r !== LOST) return r;
+        if (++lost > 3) throw new LockError('lost the token cache lock again and again', { hint: 'another program keeps removing the lock; check the cache directory' });
         log.info('oidc-cred: warning: another oidc-cred process took over the session lock while this one was stopped; starting over');
       } finally {
         await handle.release();
