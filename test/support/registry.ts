@@ -150,6 +150,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry
     if (url.pathname === `/v2/${REPO}/manifests/${TAG}` || url.pathname === `/v2/${REPO}/manifests/${digest}`) {
       return send(MANIFEST_TYPE, manifest, { 'docker-content-digest': digest });
     }
+    if (url.pathname === `/v2/${REPO}/tags/list`) return send('application/json', Buffer.from(JSON.stringify({ name: REPO, tags: [TAG] })));
     const blob = /^\/v2\/team\/app\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
     if (blob && blobs.has(blob[1]!)) return send('application/octet-stream', blobs.get(blob[1]!)!, { 'docker-content-digest': blob[1]! });
     res.writeHead(404, { 'content-type': 'application/json' });
