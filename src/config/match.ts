@@ -136,9 +136,9 @@ export function bestMatch<T extends { match: readonly MatchInput[] }>(
 /**
  * Which tools `setup` wires an entry for (docs/docker.md "Which entries setup wires"): its
  * `for`, or else what it looks like — a registry is written without a scheme (host or
- * host:port), as a Docker Hub name, or as `http://host:port` (a plain-http registry must be
- * written out); an API server is `https://host:port` with a port and no path, as kubeconfig's
- * `server:` is; every other http(s) URL is a git server.
+ * host:port) or as a Docker Hub name; an API server is `https://host:port` with a port and no
+ * path, as kubeconfig's `server:` is; every other http(s) URL is a git server, and
+ * `http://host:port` without a path may be a git server or a plain-http registry: both.
  */
 export function entryTools(entry: MatchInput): readonly Tool[] {
   const e = entryOf(entry);
@@ -147,7 +147,8 @@ export function entryTools(entry: MatchInput): readonly Tool[] {
   if (!p) return [];
   const wholeHost = p.path === '/' && !p.search;
   if (isBareHost(e.url) || p.hostname === 'docker.io') return ['docker'];
-  if (p.scheme === 'http:' && wholeHost) return ['docker'];
+  // A plain-http registry must be written out, and so must a plain-http git server: `for` tells them apart.
+  if (p.scheme === 'http:' && wholeHost) return ['git', 'docker'];
   if (p.scheme === 'https:' && wholeHost && p.host !== p.hostname) return ['kube'];
   if (p.scheme === 'https:' || p.scheme === 'http:') return ['git'];
   return [];

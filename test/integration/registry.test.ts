@@ -118,6 +118,16 @@ describe('setup docker wires the registries only', () => {
   });
 });
 
+describe('setup git wires the git server only', () => {
+  it('not the registries, Docker Hub or the API server of the same profile', async () => {
+    const r = await run(BIN.oidcCred, ['setup', 'git', '--profile', 'registry'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    // The plain-http entries may be registries or git servers (docs/docker.md): both setups take them.
+    const urls = [...r.stdout.matchAll(/credential\.(\S+)\.helper ''/g)].map((m) => m[1]);
+    assert.deepEqual(urls, [`http://${basic.host}`, `http://${bearer.host}`, 'https://git.example.test']);
+  });
+});
+
 describe('the docker CLI: docker manifest inspect --insecure', { skip: DOCKER }, () => {
   it('six at once share one login; later calls, on every registry, use the cache', async () => {
     p.resetCounts();
