@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
+import { BIN, ROOT, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
 
 const NOT_FOUND = 'credentials not found in native keychain\n';
 const PYTHON = '/usr/bin/python3';
@@ -215,6 +215,16 @@ describe('oidc-cred setup docker', () => {
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
       credHelpers: { 'registry.example.test': 'oidc-cred', 'other.example.test:5000': 'oidc-cred' },
     });
+  });
+
+  it('examples/docker: the example profile gives exactly the example config.json', async () => {
+    const example = join(ROOT, 'examples', 'docker');
+    const cfg = join(sb.dir, 'example-config.json');
+    writeFileSync(cfg, readFileSync(join(example, 'oidc-cred-config.json')), { mode: 0o600 });
+    const r = await setup(['--config', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    const wanted = JSON.parse(readFileSync(join(example, 'config.json'), 'utf8')) as { credHelpers: Record<string, string> };
+    assert.deepEqual(JSON.parse(r.stdout), { credHelpers: wanted.credHelpers });
   });
 
   it('a profile without a registry entry is refused, naming the way to add one', async () => {

@@ -223,7 +223,7 @@ except dockerpycreds.StoreError as e:
     const e = { ...env, ...fenv() };
     const r = await runCommand(PYTHON, ['-c', script, JSON.stringify(e), basic.host], { env: e });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stdout.includes(NON_INTERACTIVE), r.stdout);
+    assert.equal(r.stdout, `Credentials store docker-credential-oidc-cred exited with "${NON_INTERACTIVE}".\n`);
   });
 });
 
