@@ -42,7 +42,17 @@ interface Parsed {
   search: string;
 }
 
+// The same few strings are parsed for every entry of every profile: once is enough (hot path).
+const parsed = new Map<string, Parsed | undefined>();
 function parse(raw: string, defaultScheme = 'https'): Parsed | undefined {
+  const key = `${defaultScheme} ${raw}`;
+  if (parsed.has(key)) return parsed.get(key);
+  const p = parseUncached(raw, defaultScheme);
+  parsed.set(key, p);
+  return p;
+}
+
+function parseUncached(raw: string, defaultScheme: string): Parsed | undefined {
   const s = raw.trim();
   if (!s) return undefined;
   let u: URL;
