@@ -195,6 +195,13 @@ describe('a failure reaches the user through each client', () => {
     assert.deepEqual([none.code, none.stdout, none.stderr], [1, 'credentials not found in native keychain\n', '']);
   });
 
+  it('control characters in the reason reach the client escaped (an OSC 52 clipboard write here)', async () => {
+    const r = await run(BIN.docker, ['--profile', 'x\u001b]52;c;aGk=\u0007', 'get'], { env, input: `${basic.host}\n` });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^oidc-cred: config file .*: no profile named "x\\u001b]52;c;aGk=\\u0007" .*\n$/);
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f]/.test(r.stdout), JSON.stringify(r.stdout));
+  });
+
   it('skopeo shows the reason in its own error', { skip: SKOPEO }, async () => {
     const r = await skopeoInspect(basic, fenv());
     assert.equal(r.code, 1);
