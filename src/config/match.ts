@@ -98,6 +98,8 @@ export function matchScore(entry: MatchInput, url: string, tool?: Tool): number 
   const e = entryOf(entry);
   if (tool && e.for && !e.for.includes(tool)) return -1;
   const schemeless = isBareHost(url);
+  // A registry name has no user part: `evil.test@registry.example.com` is not that registry's.
+  if (schemeless && url.includes('@')) return -1;
   if (isBareHost(e.url)) {
     const t = parse(url);
     const b = parse(e.url);

@@ -53,6 +53,8 @@ const cases: Array<[string, string, boolean]> = [
   ['docker.io', 'evil-docker.io', false],
   ['docker.io', 'docker.io.evil.test', false],
   ['docker.io', 'index.docker.io:5000', false],
+  ['registry.example.com', 'evil.test@registry.example.com', false],
+  ['http://localhost:5000', 'evil.test@localhost:5000', false],
   ['registry.example.com:5000', 'registry.example.com', false],
   ['registry.example.com:5000', 'https://registry.example.com:5000', true],
   ['REGISTRY.example.com', 'registry.EXAMPLE.com', true],
