@@ -19,9 +19,26 @@ for (const o of GLOBAL_OPTIONS) {
   } else t = o.choices ? { type: 'string', enum: [...o.choices] } : { type: 'string' };
   props[o.name] = { description: o.describe, ...(t as object) };
 }
+const matchEntry = {
+  oneOf: [
+    { type: 'string', description: 'a URL prefix, or a bare host (https and docker server names only; write http:// out)' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', minLength: 1 },
+        for: {
+          description: 'the tools this entry serves (and setup wires); default: every tool',
+          oneOf: [{ type: 'string', enum: ['git', 'docker', 'kube'] }, { type: 'array', minItems: 1, items: { type: 'string', enum: ['git', 'docker', 'kube'] } }],
+        },
+      },
+    },
+  ],
+};
 props.match = {
-  description: 'URL prefixes (or bare hosts) this profile serves: git remotes, cluster servers, registries; the longest match wins',
-  oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+  description: 'URL prefixes (or bare hosts) this profile serves: git remotes, cluster servers, registries; the longest match wins (docs/docker.md)',
+  oneOf: [matchEntry, { type: 'array', items: matchEntry }],
 };
 props['git-username'] = { type: 'string', description: 'username handed to git (default oauth2); the request’s own username wins' };
 props['docker-username'] = { type: 'string', description: 'username handed to docker (default oauth2accesstoken)' };

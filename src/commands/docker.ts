@@ -1,16 +1,35 @@
 // docker credential helper actions (SPEC §8, docker/docker-credential-helpers): `get` is a
 // token-handing command (plan.ts, shared with the hot path); `store`, `erase` and `list` are here.
-// Stdout carries only the protocol: JSON, or docker's "not found" sentence.
+// Stdout carries only the protocol: JSON, docker's "not found" sentence, or a failure's one line.
+import { entryTools, registryKey } from '../config/match.js';
 import type { RawOptions } from '../config/options.js';
 import { loadConfigFile, resolveSettings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
-import { ConfigError, NoMatchingProfile, UsageError } from '../errors.js';
+import { ConfigError, describeError, NoMatchingProfile, UsageError } from '../errors.js';
 import { parseServerUrl, parseStoreInput } from '../protocols/docker.js';
 import { environment, invalidateIfOurs } from '../session/index.js';
 import { answerTokenCommand } from './answer.js';
 import { cachedToken } from '../session/read.js';
 
 export async function docker(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
+  try {
+    return await dockerAction(p, flags, deps);
+  } catch (err) {
+    // docker, docker-py, skopeo and podman (docker-credential-helpers' client) show a helper's
+    // stdout as its error and drop its stderr: a reason on stderr alone reaches the user as a
+    // blank message (docs/docker.md "When it fails"). main() still prints it on stderr and
+    // picks the exit code. The line is describeError's, so it holds no token or secret.
+    deps.stdout.write(`${escapeControls(describeError(err))}\n`);
+    throw err;
+  }
+}
+
+/** The client prints our line on a terminal: control and bidi characters go as \u escapes. */
+function escapeControls(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+async function dockerAction(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
   const action = p[1];
   switch (action) {
     case 'get':
@@ -30,7 +49,7 @@ export async function docker(p: string[], flags: RawOptions, deps: Deps): Promis
   }
 }
 
-/** SPEC §8 `list`: ServerURL → Username for every configured match (of --profile, when given). */
+/** `list`: ServerURL → Username for every registry entry of `match` (of --profile, when given). */
 export function listMatches(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' | 'cwd'>): Record<string, string> {
   const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
   const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : deps.env.OIDC_CRED_PROFILE || undefined;
@@ -39,7 +58,11 @@ export function listMatches(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' |
   for (const [name, profile] of config.profiles) {
     if (only && name !== only) continue;
     const user = typeof profile['docker-username'] === 'string' ? profile['docker-username'] : 'oauth2accesstoken';
-    for (const m of profile.match ?? []) map[m] = user;
+    for (const m of profile.match ?? []) {
+      // The keys docker would ask `get` for, as setup docker writes them; registries only.
+      const key = entryTools(m).includes('docker') ? registryKey(m) : undefined;
+      if (key) map[key] = user;
+    }
   }
   return map;
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, NoMatchingProfile } from '../errors.js';
-import { bestMatch } from './match.js';
+import { bestMatch, entryProblem, TOOLS, type MatchEntry, type Tool } from './match.js';
 import {
   GLOBAL_OPTIONS,
   GRANTS,
@@ -56,7 +56,7 @@ export interface ResolveInput {
   clientSecretFromArgs?: string | undefined;
 }
 
-type ProfileValues = RawOptions & { match?: string[] };
+type ProfileValues = RawOptions & { match?: MatchEntry[] };
 
 interface ConfigFile {
   path: string;
@@ -119,9 +119,7 @@ function validateConfig(json: unknown, path: string): Pick<ConfigFile, 'defaultP
       const spec = SPEC_BY_NAME.get(key);
       if (PROFILE_ONLY_KEYS.includes(key as (typeof PROFILE_ONLY_KEYS)[number])) {
         if (key === 'match') {
-          const list = typeof value === 'string' ? [value] : value;
-          if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) fail(`${at}.match`, 'must be a string or an array of strings');
-          values.match = list as string[];
+          values.match = checkMatch(value, (what) => fail(`${at}.match`, what));
         } else if (typeof value !== 'string') fail(`${at}.${key}`, 'must be a string');
         else values[key] = value;
         continue;
@@ -136,6 +134,32 @@ function validateConfig(json: unknown, path: string): Pick<ConfigFile, 'defaultP
   }
   if (typeof dp === 'string' && !profiles.has(dp)) fail('default-profile', `names "${dp}", which is not a profile`);
   return { defaultProfile: dp as string | undefined, profiles };
+}
+
+/**
+ * `match`: a string or an array of strings and `{"url", "for"}` objects (docs/docker.md); `for`
+ * names the tools an entry serves, as a string or an array.
+ */
+function checkMatch(value: unknown, fail: (what: string) => never): MatchEntry[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item, i): MatchEntry => {
+    const at = Array.isArray(value) ? `entry ${i + 1}: ` : '';
+    if (typeof item === 'string') {
+      const problem = entryProblem(item);
+      return problem ? fail(`${at}${problem}`) : { url: item };
+    }
+    if (!isObject(item)) return fail(`${at}must be a string, or an object {"url": …, "for": [${TOOLS.map((t) => `"${t}"`).join(', ')}]}`);
+    for (const k of Object.keys(item)) if (k !== 'url' && k !== 'for') fail(`${at}unknown key "${k}" (an entry has "url" and "for")`);
+    if (typeof item.url !== 'string' || !item.url.trim()) return fail(`${at}"url" must be a non-empty string`);
+    const problem = entryProblem(item.url);
+    if (problem) fail(`${at}${problem}`);
+    if (item.for === undefined) return { url: item.url };
+    const tools = typeof item.for === 'string' ? [item.for] : item.for;
+    if (!Array.isArray(tools) || tools.length === 0 || !tools.every((t) => (TOOLS as readonly unknown[]).includes(t))) {
+      return fail(`${at}"for" must name one or more of ${TOOLS.join(', ')}`);
+    }
+    return { url: item.url, for: tools as Tool[] };
+  });
 }
 
 function checkValue(spec: OptionSpec, value: unknown, fail: (what: string) => never): string | number | boolean | string[] {
@@ -177,8 +201,9 @@ export function resolveSettings(input: ResolveInput): Settings {
     name = explicit;
   } else if (input.url && input.purpose !== 'other') {
     const hit = bestMatch(
-      [...config.profiles].map(([n, p]) => [n, { match: p.match ?? [] }] as [string, { match: string[] }]),
+      [...config.profiles].map(([n, p]) => [n, { match: p.match ?? [] }] as [string, { match: MatchEntry[] }]),
       input.url,
+      input.purpose,
     );
     name = hit?.[0];
     if (!name && input.purpose !== 'kube') {

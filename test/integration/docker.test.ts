@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
+import { BIN, ROOT, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
 
 const NOT_FOUND = 'credentials not found in native keychain\n';
 const PYTHON = '/usr/bin/python3';
@@ -29,7 +29,8 @@ before(async () => {
     configFile,
     JSON.stringify({
       profiles: {
-        registry: { ...common, match: ['registry.example.test', 'https://other.example.test:5000'], 'docker-username': 'robot' },
+        // A registry written with https:// and a port would be read as an API server: "for" says it is a registry.
+        registry: { ...common, match: ['registry.example.test', { url: 'https://other.example.test:5000', for: ['docker'] }], 'docker-username': 'robot' },
         git: { ...common, match: ['https://git.example.test/'], scope: ['api:read'] },
       },
     }),
@@ -64,15 +65,17 @@ describe('docker credential helper protocol (exact stdout)', () => {
         { action: 'get', input: 'https://other.example.test:5000', code: 0, stderr: '', stdout: `{"ServerURL":"https://other.example.test:5000","Username":"robot","Secret":"${token}"}\n` },
         { action: 'get', input: 'unknown.example.test\n', code: 1, stderr: '', stdout: NOT_FOUND },
         { action: 'get', input: 'registry.example.test.evil.test\n', code: 1, stderr: '', stdout: NOT_FOUND },
-        { action: 'get', input: '', code: 2, stdout: '', stderr: /^oidc-cred: docker sent no server URL\n$/ },
+        // A failure's one line goes to stdout too: docker's clients show a helper's stdout as its error.
+        { action: 'get', input: '', code: 2, stdout: 'oidc-cred: docker sent no server URL\n', stderr: /^oidc-cred: docker sent no server URL\n$/ },
         { action: 'store', input: '{"ServerURL":"registry.example.test","Username":"robot","Secret":"typed-at-docker-login"}', code: 0, stderr: '', stdout: '' },
-        { action: 'store', input: 'not json typed-at-docker-login', code: 2, stdout: '', stderr: /^oidc-cred: docker sent credentials that are not JSON\n$/ },
+        { action: 'store', input: 'not json typed-at-docker-login', code: 2, stdout: 'oidc-cred: docker sent credentials that are not JSON\n', stderr: /^oidc-cred: docker sent credentials that are not JSON\n$/ },
         {
           action: 'list',
           input: '',
           code: 0,
           stderr: '',
-          stdout: '{"registry.example.test":"robot","https://other.example.test:5000":"robot","https://git.example.test/":"oauth2accesstoken"}\n',
+          // Registries only (the git profile's server is not one), under the keys docker asks for.
+          stdout: '{"registry.example.test":"robot","other.example.test:5000":"robot"}\n',
         },
         { action: 'erase', input: 'unknown.example.test\n', code: 0, stderr: '', stdout: '' },
       ];
@@ -83,11 +86,13 @@ describe('docker credential helper protocol (exact stdout)', () => {
         assert.equal(r.code, row.code, `${what}: ${r.stderr}`);
         if (typeof row.stderr === 'string') assert.equal(r.stderr, row.stderr, what);
         else if (row.stderr) assert.match(r.stderr, row.stderr, what);
-        assert.ok(!r.stderr.includes('typed-at-docker-login'), 'a stored password is never echoed');
+        assert.ok(!r.stderr.includes('typed-at-docker-login') && !r.stdout.includes('typed-at-docker-login'), 'a stored password is never echoed');
       }
-      // list with --profile: only that profile's matches.
+      // list with --profile: only that profile's registries (the git profile has none).
       const listed = await helper(bin, 'list', '', ['--profile', 'git']);
-      assert.equal(listed.stdout, '{"https://git.example.test/":"oauth2accesstoken"}\n');
+      assert.equal(listed.stdout, '{}\n');
+      const listedRegistry = await helper(bin, 'list', '', ['--profile', 'registry']);
+      assert.equal(listedRegistry.stdout, '{"registry.example.test":"robot","other.example.test:5000":"robot"}\n');
 
       // erase: the handed-out token is dropped; the next get obtains a new one with one grant.
       p.resetCounts();
@@ -159,7 +164,7 @@ describe('a real client of the protocol: python3-dockerpycreds', { skip: dockerp
     assert.equal(out.exe, join(binDir, 'docker-credential-oidc-cred'));
     assert.deepEqual(out.get, { ServerURL: 'registry.example.test', Username: 'robot', Secret: token });
     assert.equal(out.unknown, 'CredentialsNotFound');
-    assert.deepEqual(out.list, { 'registry.example.test': 'robot', 'https://other.example.test:5000': 'robot', 'https://git.example.test/': 'oauth2accesstoken' });
+    assert.deepEqual(out.list, { 'registry.example.test': 'robot', 'other.example.test:5000': 'robot' });
     const after = out.after_erase as { Secret: string; Username: string };
     assert.equal(after.Username, 'robot');
     assert.notEqual(after.Secret, token, 'erase dropped the token; the next get obtained a new one');
@@ -202,14 +207,31 @@ describe('oidc-cred setup docker', () => {
     assert.equal(readFileSync(file, 'utf8'), afterText);
   });
 
-  it('--write creates ~/.docker/config.json with mode 0600 when absent (every profile without --profile)', async () => {
+  it('--write creates ~/.docker/config.json with mode 0600 when absent (every profile without --profile; registries only)', async () => {
     const r = await setup(['--write']);
     assert.equal(r.code, 0, r.stderr);
     const file = join(sb.home, '.docker', 'config.json');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
-      credHelpers: { 'registry.example.test': 'oidc-cred', 'other.example.test:5000': 'oidc-cred', 'git.example.test': 'oidc-cred' },
+      credHelpers: { 'registry.example.test': 'oidc-cred', 'other.example.test:5000': 'oidc-cred' },
     });
+  });
+
+  it('examples/docker: the example profile gives exactly the example config.json', async () => {
+    const example = join(ROOT, 'examples', 'docker');
+    const cfg = join(sb.dir, 'example-config.json');
+    writeFileSync(cfg, readFileSync(join(example, 'oidc-cred-config.json')), { mode: 0o600 });
+    const r = await setup(['--config', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    const wanted = JSON.parse(readFileSync(join(example, 'config.json'), 'utf8')) as { credHelpers: Record<string, string> };
+    assert.deepEqual(JSON.parse(r.stdout), { credHelpers: wanted.credHelpers });
+  });
+
+  it('a profile without a registry entry is refused, naming the way to add one', async () => {
+    const r = await setup(['--profile', 'git']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^oidc-cred: no registry to set up: profile "git" has no "match" entry for docker \(add the registry host names/);
   });
 
   it('--write leaves a config.json that is not JSON untouched and says so', async () => {

@@ -1,5 +1,5 @@
-// oidc-cred setup docker [--profile P] [--write] (SPEC §2, §8): the `credHelpers` entries that send
-// docker to docker-credential-oidc-cred for each registry a profile matches. Printed on stdout;
+// oidc-cred setup docker [--profile P] [--write] (docs/docker.md): the `credHelpers` entries that
+// send docker to docker-credential-oidc-cred for each registry a profile matches. Printed on stdout;
 // with --write merged into $DOCKER_CONFIG/config.json (else ~/.docker/config.json) without
 // disturbing anything else in that file: other keys, other helpers and credsStore are kept.
 import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
@@ -8,27 +8,13 @@ import type { RawOptions } from '../../config/options.js';
 import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
 import { ConfigError, OidcCredError } from '../../errors.js';
+import { entryTools, registryKey } from '../../config/match.js';
 import { writeAtomic } from '../../infra/atomic.js';
 
 /** docker runs `docker-credential-<this>`. */
 export const HELPER = 'oidc-cred';
-/** Docker Hub's credentials are keyed by this URL, whatever name the user gave the registry. */
-const DOCKER_HUB = 'https://index.docker.io/v1/';
-const HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
-
 /** The registry key docker looks up for a `match` entry: its host[:port] (Docker Hub: its URL). */
-export function registryKey(entry: string): string | undefined {
-  const raw = entry.trim();
-  if (!raw) return undefined;
-  let host: string;
-  try {
-    host = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`).host.toLowerCase();
-  } catch {
-    return undefined;
-  }
-  if (!host) return undefined;
-  return HUB_HOSTS.has(host) ? DOCKER_HUB : host;
-}
+export { registryKey };
 
 export function dockerConfigPath(env: Readonly<Record<string, string | undefined>>, home: string, cwd: string): string {
   const dir = env.DOCKER_CONFIG ? (isAbsolute(env.DOCKER_CONFIG) ? env.DOCKER_CONFIG : resolve(cwd, env.DOCKER_CONFIG)) : join(home, '.docker');
@@ -45,15 +31,17 @@ export function credHelpersFor(flags: RawOptions, deps: Pick<Deps, 'env' | 'home
   const out: Record<string, string> = {};
   for (const [name, profile] of config.profiles) {
     if (only && name !== only) continue;
+    // Only registries: the git server and the API server of the same profile are not docker's.
     for (const m of profile.match ?? []) {
+      if (!entryTools(m).includes('docker')) continue;
       const key = registryKey(m);
       if (key) out[key] = HELPER;
     }
   }
   if (!Object.keys(out).length) {
     const which = only ? `profile "${only}"` : config.exists ? `any profile of ${config.path}` : `the config file ${config.path} (it does not exist)`;
-    throw new ConfigError(`no registry to set up: ${which} has no "match" entries`, {
-      hint: 'add the registry host names to "match", e.g. "match": ["registry.example.com"]',
+    throw new ConfigError(`no registry to set up: ${which} has no "match" entry for docker`, {
+      hint: 'add the registry host names to "match", e.g. "match": ["registry.example.com"], or {"url": …, "for": ["docker"]} (docs/docker.md)',
     });
   }
   return out;

@@ -23,6 +23,7 @@
 // `match` entry with a path can only match a request that carries the path.
 import { execFile } from 'node:child_process';
 import type { RawOptions } from '../../config/options.js';
+import { entryTools } from '../../config/match.js';
 import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
 import { ConfigError, OidcCredError } from '../../errors.js';
@@ -49,8 +50,8 @@ export function gitSetupCommands(profile: string, match: readonly string[], extr
 }
 
 /**
- * A `match` entry as the URL of a git `credential.<url>` section. A bare host matches any scheme
- * (SPEC §4) but git only hands credentials to helpers for http(s): it becomes https://host.
+ * A `match` entry as the URL of a git `credential.<url>` section. A bare host (given to git with
+ * `"for": ["git"]`) covers https only (docs/docker.md): it becomes https://host.
  * Entries with another scheme (ssh, oci, …) concern other tools and are skipped.
  */
 export function gitUrl(entry: string): { url: string; hasPath: boolean } | undefined {
@@ -98,11 +99,13 @@ export async function setupGit(flags: RawOptions, deps: Deps): Promise<number> {
   }
   // A non-default config file must reach the helper too, or git's invocation would not find P.
   const extra = config.explicit ? ['--config', config.path] : [];
-  const commands = gitSetupCommands(name, profile.match ?? [], extra);
+  // Only git servers: a registry or an API server in the same profile is not git's (docs/docker.md).
+  const urls = (profile.match ?? []).filter((m) => entryTools(m).includes('git')).map((m) => m.url);
+  const commands = gitSetupCommands(name, urls, extra);
   if (commands.length === 0) {
     // Never a global `credential.helper`: that would hand this profile's token to every host.
-    throw new ConfigError(`config file ${config.path}: profiles.${name}.match: has no http(s) URL or host for git`, {
-      hint: 'add the git server, e.g. "match": ["https://git.example.com/"]',
+    throw new ConfigError(`config file ${config.path}: profiles.${name}.match: has no git server (an http(s) URL; bare hosts are taken as registries)`, {
+      hint: 'add the git server, e.g. "match": ["https://git.example.com/"], or {"url": …, "for": ["git"]}',
     });
   }
   for (const c of commands) deps.stdout.write(`git ${c.args.map(shellWord).join(' ')}\n`);
