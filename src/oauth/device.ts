@@ -44,7 +44,7 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise
     da = await oauth.processDeviceAuthorizationResponse(p.as, p.client, res);
   } catch (err) {
     rethrowIfAborted(deps);
-    throw providerError('could not start a device login', err);
+    throw providerError('could not start a device login', err, 'device-authorization');
   }
   // The device code is a bearer credential until the login completes; the user code is meant to be seen.
   deps.log.secret(da.device_code);
@@ -93,7 +93,7 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise
         case 'expired_token':
           throw expired();
         default:
-          throw providerError('the device login failed', err);
+          throw providerError('the device login failed', err, 'device-token');
       }
     }
   }
