@@ -39,7 +39,7 @@ export function glewlwydMissing(): string | undefined {
 }
 
 export interface GlewlwydCounts {
-  /** GET …/auth that reached the provider (a login page or a code). */
+  /** Authorization requests a client started (GET …/auth; the login app's `&g_continue` return is not counted again). */
   authorization: number;
   /** …/auth answered with a redirect to a registered redirect URI carrying a code. */
   codesIssued: number;
@@ -62,7 +62,10 @@ export interface Glewlwyd {
   readonly confidentialClientId: string;
   /** Contains `-`: what Glewlwyd's Basic authentication cannot decode when form-encoded. */
   readonly clientSecret: string;
-  /** The scope the confidential client may request with client credentials. */
+  /** A confidential client whose id and secret have no character that form-encoding changes. */
+  readonly basicClientId: string;
+  readonly basicClientSecret: string;
+  /** The scope the confidential clients may request with client credentials. */
   readonly clientScope: string;
   /** Loopback ports whose http://127.0.0.1:<port>/callback is registered on both clients. */
   readonly redirectPorts: readonly number[];
@@ -133,7 +136,7 @@ export async function startGlewlwyd(): Promise<Glewlwyd> {
       counts.total++;
       let grant: string | undefined;
       if (isOidc) {
-        if (route === 'auth') counts.authorization++;
+        if (route === 'auth' && !url.searchParams.has('g_continue')) counts.authorization++;
         else if (route === '.well-known/openid-configuration') counts.discovery++;
         else if (route === 'device_authorization') counts.deviceAuthorization++;
         else if (route === 'revoke') counts.revocation++;
@@ -293,6 +296,19 @@ export async function startGlewlwyd(): Promise<Glewlwyd> {
       scope: [clientScope],
       enabled: true,
     });
+    const basicClientId = 'oidccredbasic';
+    const basicClientSecret = randomBytes(16).toString('hex');
+    await admin('POST', '/client/', {
+      client_id: basicClientId,
+      name: 'oidc-cred (confidential, Basic-safe credentials)',
+      confidential: true,
+      client_secret: basicClientSecret,
+      redirect_uri: redirects,
+      authorization_type: ['client_credentials'],
+      token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
+      scope: [clientScope],
+      enabled: true,
+    });
 
     return {
       issuer: `${externalUrl}/api/oidc`,
@@ -300,6 +316,8 @@ export async function startGlewlwyd(): Promise<Glewlwyd> {
       publicClientId,
       confidentialClientId,
       clientSecret,
+      basicClientId,
+      basicClientSecret,
       clientScope,
       redirectPorts,
       username,
