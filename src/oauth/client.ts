@@ -229,8 +229,8 @@ function usually(at: Endpoint | undefined, status: number): Usually | undefined 
   switch (at) {
     case 'client-credentials':
       return auth
-        ? { why: 'the client authentication failed, or the client may not request these scopes', hint: `${CLIENT_AUTH_HINT}; check the scopes the provider allows this client (--scope)` }
-        : { why: 'the client may not use the client credentials grant or request these scopes', hint: "check the client's grant types and allowed scopes at the provider (--scope)" };
+        ? { why: 'the client authentication failed, or the client may not request these scopes', hint: `${CLIENT_AUTH_HINT}; check which scopes the provider allows this client` }
+        : { why: 'the client may not use the client credentials grant or request these scopes', hint: "check the client's grant types and allowed scopes at the provider" };
     case 'revocation':
       return auth
         ? { why: 'the provider may not allow this client to revoke tokens (a public client often may not), or the client authentication failed', hint: 'the cached session was removed anyway; revoke it at the provider, or use a confidential client' }

@@ -264,7 +264,7 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
       assert.equal(r.stdout, '');
       assert.equal(
         r.stderr,
-        'oidc-cred: could not get a token with the client credentials: the provider answered HTTP 403 with an empty body; this usually means the client authentication failed, or the client may not request these scopes (check the client ID and secret, and try --client-auth post or basic; check the scopes the provider allows this client (--scope))\n',
+        'oidc-cred: could not get a token with the client credentials: the provider answered HTTP 403 with an empty body; this usually means the client authentication failed, or the client may not request these scopes (check the client ID and secret, and try --client-auth post or basic; check which scopes the provider allows this client)\n',
       );
       assert.deepEqual(g.counts.tokenAuth, { basic: 1, post: 0 });
       sb.cleanup();
