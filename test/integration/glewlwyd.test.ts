@@ -173,6 +173,22 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
     sb.cleanup();
   });
 
+  it('a 503 on a refresh keeps the refresh token, and the kept token works at the next call', async () => {
+    const sb = fresh();
+    assertOk(await cli(sb, ['token', ...sb.args]));
+    const rt = session(sb).refresh_token;
+    expireAccessToken(sb);
+    g.resetCounts();
+    g.failNext('refresh_token', 503);
+    const r = await cli(sb, ['token', ...sb.args, '--non-interactive']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^oidc-cred: could not refresh the token: the provider answered HTTP 503 with an empty body; this usually means a fault or an outage at the provider \(try again later\)\n$/);
+    assert.equal(session(sb).refresh_token, rt, 'kept');
+    assertOk(await cli(sb, ['token', ...sb.args, '--non-interactive']));
+    assert.equal(g.counts.token.refresh_token, 2, 'the injected 503, then the real refresh');
+    sb.cleanup();
+  });
+
   it('a refresh token revoked at the provider: its empty HTTP 400 drops it, and the next call logs in (defect 2)', async () => {
     const sb = fresh({ clientId: g.confidentialClientId });
     const env = { OIDC_CRED_CLIENT_SECRET: g.clientSecret };
@@ -234,6 +250,17 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
     assert.equal(g.counts.deviceAuthorization, 1);
     assert.ok((g.counts.token['urn:ietf:params:oauth:grant-type:device_code'] ?? 0) >= 1);
     assert.equal(g.counts.authorization, 0, 'no authorization code flow');
+    sb.cleanup();
+  });
+
+  it('device grant: a verification_uri_complete carrying terminal escapes is printed without them', async () => {
+    const sb = fresh();
+    g.rewriteNext('device_authorization', (j) => ({ ...j, verification_uri_complete: `${String(j.verification_uri_complete)}\u001b]8;;http://evil.test/\u0007\u001b[2J` }));
+    const r = await cli(sb, ['token', ...sb.args, '--grant', 'device', '--timeout', '3']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^oidc-cred: or open http:\/\/127\.0\.0\.1:\d+\/api\/oidc\/device\?code=\w{4}-\w{4}\]8;;http:\/\/evil\.test\/\[2J$/m);
+    assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'no control character but newlines');
+    assert.match(r.stderr, /not completed within 3 seconds/);
     sb.cleanup();
   });
 

@@ -74,8 +74,10 @@ export interface Glewlwyd {
   readonly counts: GlewlwydCounts;
   /** Every access, ID and refresh token seen in a token response. */
   readonly issuedTokens: Set<string>;
-  /** Answer the next N token requests for this grant type with this status and no body. */
+  /** Answer the next N token requests for this grant type with this status and no body, without forwarding them. */
   failNext(grantType: string, status: number, times?: number): void;
+  /** Rewrite Glewlwyd's next JSON answer on this route (`device_authorization`, `token`, …), as a hostile proxy would. */
+  rewriteNext(route: string, edit: (json: Record<string, unknown>) => Record<string, unknown>): void;
   resetCounts(): void;
   /** An admin REST call (JSON in and out); throws on a non-2xx answer. */
   admin(method: string, path: string, body?: unknown): Promise<unknown>;
@@ -124,6 +126,7 @@ export async function startGlewlwyd(): Promise<Glewlwyd> {
   const counts = freshCounts();
   const issuedTokens = new Set<string>();
   const failures = new Map<string, { status: number; times: number }>();
+  const rewrites = new Map<string, (json: Record<string, unknown>) => Record<string, unknown>>();
   let upstreamPort = 0;
   const proxy = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -160,7 +163,13 @@ export async function startGlewlwyd(): Promise<Glewlwyd> {
         const out: Buffer[] = [];
         ur.on('data', (c: Buffer) => out.push(c));
         ur.on('end', () => {
-          const answer = Buffer.concat(out);
+          let answer = Buffer.concat(out);
+          const rewrite = isOidc ? rewrites.get(route) : undefined;
+          if (rewrite) {
+            rewrites.delete(route);
+            answer = Buffer.from(JSON.stringify(rewrite(JSON.parse(answer.toString('utf8')) as Record<string, unknown>)));
+            ur.headers['content-length'] = String(answer.length);
+          }
           if (isOidc && route === 'auth' && /[?&]code=/.test(String(ur.headers.location ?? '')) && !String(ur.headers.location).startsWith(externalUrl)) counts.codesIssued++;
           if (grant && (ur.headers['content-type'] ?? '').includes('json')) {
             try {
@@ -327,9 +336,13 @@ export async function startGlewlwyd(): Promise<Glewlwyd> {
       failNext(grantType, status, times = 1) {
         failures.set(grantType, { status, times });
       },
+      rewriteNext(route, edit) {
+        rewrites.set(route, edit);
+      },
       resetCounts() {
         Object.assign(counts, freshCounts());
         failures.clear();
+        rewrites.clear();
       },
       admin,
       log: () => output,
