@@ -18,6 +18,9 @@ export const GRANTS = ['auto', 'authcode', 'device', 'client-credentials'] as co
 export type Grant = (typeof GRANTS)[number];
 export const TOKEN_TYPES = ['access', 'id'] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
+/** RFC 6749 §2.3.1: HTTP Basic (client_secret_basic) or the request body (client_secret_post). */
+export const CLIENT_AUTHS = ['basic', 'post'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTHS)[number];
 
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'profile', type: 'string', env: 'OIDC_CRED_PROFILE', inConfig: false, describe: 'profile of the config file to use' },
@@ -25,6 +28,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'issuer', type: 'string', env: 'OIDC_CRED_ISSUER', inConfig: true, describe: 'OpenID provider (issuer URL)' },
   { name: 'client-id', type: 'string', env: 'OIDC_CRED_CLIENT_ID', inConfig: true, describe: 'OAuth client ID' },
   { name: 'client-secret-file', type: 'string', inConfig: true, describe: 'file holding the client secret (or set OIDC_CRED_CLIENT_SECRET)' },
+  { name: 'client-auth', type: 'string', env: 'OIDC_CRED_CLIENT_AUTH', inConfig: true, choices: CLIENT_AUTHS, describe: "how a confidential client sends its secret: basic or post (default: from the provider's metadata, basic when it offers both)" },
   { name: 'scope', type: 'array', env: 'OIDC_CRED_SCOPE', inConfig: true, describe: 'scopes to request (repeatable or space-separated; default "openid offline_access")' },
   { name: 'audience', type: 'string', env: 'OIDC_CRED_AUDIENCE', inConfig: true, describe: 'API audience, sent on authorize and token requests' },
   { name: 'param', type: 'array', inConfig: true, describe: 'extra authorization request parameter K=V (repeatable)' },

@@ -5,10 +5,12 @@ import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, NoMatchingProfile } from '../errors.js';
 import { bestMatch, entryProblem, TOOLS, type MatchEntry, type Tool } from './match.js';
 import {
+  CLIENT_AUTHS,
   GLOBAL_OPTIONS,
   GRANTS,
   PROFILE_ONLY_KEYS,
   TOKEN_TYPES,
+  type ClientAuthMethod,
   type Grant,
   type OptionSpec,
   type RawOptions,
@@ -25,6 +27,8 @@ export interface Settings {
   clientSecretFile: string | undefined;
   /** The secret itself from OIDC_CRED_CLIENT_SECRET; kept off the enumerable surface by callers. */
   clientSecretEnv: string | undefined;
+  /** --client-auth; undefined = decided from the provider's token_endpoint_auth_methods_supported. */
+  clientAuth: ClientAuthMethod | undefined;
   scopes: string[];
   audience: string | undefined;
   params: Record<string, string>;
@@ -256,6 +260,8 @@ export function resolveSettings(input: ResolveInput): Settings {
   if (!GRANTS.includes(grant)) throw new ConfigError(`grant "${grant}" is not one of ${GRANTS.join(', ')}`);
   const tokenType = str(pick('token-type')) as TokenType | undefined;
   if (tokenType && !TOKEN_TYPES.includes(tokenType)) throw new ConfigError(`token-type "${tokenType}" is not one of ${TOKEN_TYPES.join(', ')}`);
+  const clientAuth = str(pick('client-auth')) as ClientAuthMethod | undefined;
+  if (clientAuth && !CLIENT_AUTHS.includes(clientAuth)) throw new ConfigError(`client-auth "${clientAuth}" is not one of ${CLIENT_AUTHS.join(', ')}`);
   const timeout = num(pick('timeout'), 'timeout') ?? 300;
   const minValid = num(pick('min-valid'), 'min-valid') ?? 60;
   if (timeout <= 0) throw new ConfigError('timeout must be a positive number of seconds');
@@ -267,6 +273,7 @@ export function resolveSettings(input: ResolveInput): Settings {
     clientId,
     clientSecretFile: path('client-secret-file'),
     clientSecretEnv: nonEmpty(input.clientSecretFromArgs) ?? nonEmpty(input.env.OIDC_CRED_CLIENT_SECRET),
+    clientAuth,
     scopes: scopes.length ? scopes : ['openid', 'offline_access'],
     audience: str(pick('audience')),
     params,

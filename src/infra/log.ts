@@ -39,6 +39,19 @@ export class Logger {
     this.out.write(`${this.redact(line)}\n`);
   }
 
+  /**
+   * A line holding text the user must be able to use as shown, such as RFC 8628's
+   * verification_uri_complete (`…/device?code=<user code>` at Glewlwyd, docs/providers/glewlwyd.md):
+   * the `name=value` masking would turn it into a dead link. Values registered with secret() are
+   * still masked, so a provider that put the device code or a token into such a URL cannot get
+   * it shown; control characters are dropped, so that it cannot drive the terminal either.
+   */
+  forUser(line: string): void {
+    let s = line.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+    for (const v of this.#secrets) if (s.includes(v)) s = s.split(v).join('[redacted]');
+    this.out.write(`${s}\n`);
+  }
+
   /** A line for the user, said once per process whatever the number of calls. */
   once(id: string, line: string): void {
     if (this.#announced.has(id)) return;

@@ -96,9 +96,10 @@ export async function connect(s: Settings, deps: ConnectDeps, opts: ConnectOptio
   const client: oauth.Client = { client_id: s.clientId };
   let auth: oauth.ClientAuth = oauth.None();
   if (secret) {
-    // RFC 8414: absent means client_secret_basic.
-    const methods = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
-    auth = !methods.includes('client_secret_basic') && methods.includes('client_secret_post') ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
+    const method = s.clientAuth ?? defaultClientAuth(as);
+    deps.log.debug(`client authentication: client_secret_${method}${s.clientAuth ? ' (--client-auth)' : " (from the provider's metadata)"}`);
+    // The same method serves the token, device authorization and revocation requests.
+    auth = method === 'post' ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
   }
   return {
     as,
@@ -141,6 +142,17 @@ function metadataCache(dir: string | undefined, issuer: string): { read(): oauth
     },
     drop: () => rmSync(file, { force: true }),
   };
+}
+
+/**
+ * RFC 8414 §2: an absent token_endpoint_auth_methods_supported means client_secret_basic. Basic
+ * wins when both are offered, as RFC 6749 §2.3.1 asks servers to support it; but oauth4webapi
+ * form-encodes the id and secret inside it as that section says, which some servers do not decode
+ * (Glewlwyd: a `-` fails) — `--client-auth post` is the way out (docs/providers/glewlwyd.md).
+ */
+export function defaultClientAuth(as: Pick<oauth.AuthorizationServer, 'token_endpoint_auth_methods_supported'>): 'basic' | 'post' {
+  const methods = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
+  return !methods.includes('client_secret_basic') && methods.includes('client_secret_post') ? 'post' : 'basic';
 }
 
 /** OIDC discovery, falling back to RFC 8414 metadata (SPEC §3). */
@@ -203,7 +215,7 @@ export async function exchangeCode(p: Provider, callback: URLSearchParams, expec
     });
     return result(response, p.log);
   } catch (err) {
-    throw providerError('could not exchange the authorization code for tokens', err);
+    throw providerError('could not exchange the authorization code for tokens', err, 'code');
   }
 }
 
@@ -212,10 +224,18 @@ export async function refresh(p: Provider, refreshToken: string): Promise<TokenR
     const res = await oauth.refreshTokenGrantRequest(p.as, p.client, p.auth, refreshToken, { ...p.req, additionalParameters: withAudience(p.settings) });
     return result(await oauth.processRefreshTokenResponse(p.as, p.client, res), p.log);
   } catch (err) {
-    if (err instanceof oauth.ResponseBodyError && err.error === 'invalid_grant') {
-      throw new RefreshRejectedError('the provider no longer accepts the refresh token', { cause: err });
+    // RFC 6749 §5.2: the token endpoint answers 400 (401 for client authentication) when it
+    // refuses a grant. Whatever the body says — invalid_grant, another code, or nothing at all
+    // (Glewlwyd answers a revoked or expired refresh token with an empty 400) — this refresh
+    // token will not work again: the caller drops it and logs in. 5xx, timeouts and network
+    // errors say nothing about the token, so it is kept for the next try.
+    const status = errorStatus(err);
+    if (status === 400 || status === 401) {
+      const answer = providerError('the refresh was refused', err, 'refresh');
+      p.log.debug(() => describeCause(answer));
+      throw new RefreshRejectedError('the provider no longer accepts the refresh token', { cause: answer.cause });
     }
-    throw providerError('could not refresh the token', err);
+    throw providerError('could not refresh the token', err, 'refresh');
   }
 }
 
@@ -228,7 +248,7 @@ export async function clientCredentials(p: Provider): Promise<TokenResult> {
     const res = await oauth.clientCredentialsGrantRequest(p.as, p.client, p.auth, params, p.req);
     return result(await oauth.processClientCredentialsResponse(p.as, p.client, res), p.log);
   } catch (err) {
-    throw providerError('could not get a token with the client credentials', err);
+    throw providerError('could not get a token with the client credentials', err, 'client-credentials');
   }
 }
 
@@ -240,12 +260,71 @@ export async function revoke(p: Provider, token: string, hint: 'refresh_token' |
     await oauth.processRevocationResponse(res);
     return true;
   } catch (err) {
-    throw providerError('could not revoke the refresh token', err);
+    throw providerError('could not revoke the refresh token', err, 'revocation');
+  }
+}
+
+/** The HTTP status of an error answer, whichever way oauth4webapi reported it. */
+export function errorStatus(err: unknown): number | undefined {
+  if (err instanceof oauth.ResponseBodyError || err instanceof oauth.WWWAuthenticateChallengeError) return err.status;
+  if (err instanceof oauth.OperationProcessingError && err.cause instanceof Response) return err.cause.status;
+  return undefined;
+}
+
+function describeCause(e: OidcCredError): string {
+  const c: unknown = e.cause;
+  return `${e.message}: ${c instanceof Error ? c.message : String(c)}`;
+}
+
+/** The request a failure belongs to, for saying what usually causes an error with no OAuth body. */
+export type Endpoint = 'code' | 'refresh' | 'client-credentials' | 'revocation' | 'device-authorization' | 'device-token';
+
+interface Usually {
+  why: string;
+  hint: string;
+}
+
+const CLIENT_AUTH_HINT = 'check the client ID and secret, and try --client-auth post or basic';
+
+/**
+ * What usually causes an error status at an endpoint when the provider says nothing more (an
+ * empty or non-JSON body instead of RFC 6749 §5.2's `error`). Glewlwyd answers this way for a
+ * client lacking a scope (403), a failed client authentication (403) and a public client revoking
+ * (401) — docs/providers/glewlwyd.md.
+ */
+function usually(at: Endpoint | undefined, status: number): Usually | undefined {
+  if (status === 404) return { why: "the endpoint from the provider's metadata does not exist", hint: 'check --issuer' };
+  if (status === 429) return { why: 'the provider is rate limiting this client', hint: 'wait a moment and try again' };
+  if (status >= 500) return { why: 'a fault or an outage at the provider', hint: 'try again later' };
+  if (status < 400) return undefined;
+  const auth = status === 401 || status === 403;
+  switch (at) {
+    case 'client-credentials':
+      return auth
+        ? { why: 'the client authentication failed, or the client may not request these scopes', hint: `${CLIENT_AUTH_HINT}; check which scopes the provider allows this client` }
+        : { why: 'the client may not use the client credentials grant or request these scopes', hint: "check the client's grant types and allowed scopes at the provider" };
+    case 'revocation':
+      return auth
+        ? { why: 'the provider may not allow this client to revoke tokens (a public client often may not), or the client authentication failed', hint: 'the cached session was removed anyway; revoke it at the provider, or use a confidential client' }
+        : { why: 'the provider did not accept the revocation request', hint: 'the cached session was removed anyway; revoke it at the provider' };
+    case 'code':
+      return auth
+        ? { why: 'the client authentication failed, or the client may not use the authorization code grant', hint: CLIENT_AUTH_HINT }
+        : { why: 'the code was already used or expired, or the redirect URI or PKCE verifier did not match', hint: "run 'oidc-cred login' again" };
+    case 'refresh':
+      return { why: 'the client may not use refresh tokens, or its authentication failed', hint: "run 'oidc-cred login'" };
+    case 'device-authorization':
+    case 'device-token':
+      return auth
+        ? { why: 'the client authentication failed, or the client may not use the device grant', hint: `${CLIENT_AUTH_HINT}; check that the device grant is enabled for this client` }
+        : { why: 'the client may not use the device grant or request these scopes', hint: 'check that the device grant is enabled for this client, or use --grant authcode' };
+    default:
+      return auth ? { why: 'the provider refused the client', hint: CLIENT_AUTH_HINT } : undefined;
   }
 }
 
 /** Turns whatever oauth4webapi or the network threw into one line that says what the provider did. */
-export function providerError(what: string, err: unknown): OidcCredError {
+export function providerError(what: string, err: unknown, at?: Endpoint): OidcCredError {
   if (err instanceof OidcCredError) {
     if (err instanceof ProviderError && !err.message.startsWith(what)) return new ProviderError(what, { cause: new Error(err.message), hint: err.hint });
     return err;
@@ -262,7 +341,13 @@ export function providerError(what: string, err: unknown): OidcCredError {
   if (err instanceof oauth.OperationProcessingError) {
     const res = err.cause instanceof Response ? err.cause : undefined;
     if (res && (err.code === oauth.RESPONSE_IS_NOT_JSON || err.code === oauth.RESPONSE_IS_NOT_CONFORM)) {
-      const type = (res.headers.get('content-type') ?? 'no content type').split(';')[0];
+      const ctype = res.headers.get('content-type')?.split(';')[0];
+      const type = ctype ?? 'no content type';
+      if (res.status >= 400) {
+        const body = !ctype && (res.headers.get('content-length') ?? '0') === '0' ? ' with an empty body' : ` (${type})`;
+        const u = usually(at, res.status);
+        return new ProviderError(what, { cause: new Error(`the provider answered HTTP ${res.status}${body}${u ? `; this usually means ${u.why}` : ''}`), hint: u?.hint });
+      }
       const why = res.status >= 300 && res.status < 400 ? `a redirect (HTTP ${res.status}) to ${res.headers.get('location') ?? 'nowhere'}` : res.ok ? `HTTP ${res.status} with ${type} instead of JSON` : `HTTP ${res.status} (${type})`;
       return new ProviderError(what, { cause: new Error(`the provider answered ${why}`) });
     }

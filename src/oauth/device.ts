@@ -44,7 +44,7 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise
     da = await oauth.processDeviceAuthorizationResponse(p.as, p.client, res);
   } catch (err) {
     rethrowIfAborted(deps);
-    throw providerError('could not start a device login', err);
+    throw providerError('could not start a device login', err, 'device-authorization');
   }
   // The device code is a bearer credential until the login completes; the user code is meant to be seen.
   deps.log.secret(da.device_code);
@@ -93,7 +93,7 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise
         case 'expired_token':
           throw expired();
         default:
-          throw providerError('the device login failed', err);
+          throw providerError('the device login failed', err, 'device-token');
       }
     }
   }
@@ -111,16 +111,16 @@ function rethrowIfAborted(deps: Deps): void {
 }
 
 /**
- * What the user sees on stderr. The code is written as "enter the code X at URL" — not as a
- * `code=X` pair, which the log's redaction would mask. Nothing here is secret: the user code is
- * useless without the device code, which is never shown.
+ * What the user sees on stderr. Nothing here is secret: the user code is useless without the
+ * device code, which is registered as a secret and never shown.
  */
 async function show(da: oauth.DeviceAuthorizationResponse, s: Settings, deps: Deps): Promise<void> {
   const who = `${s.issuer}${s.profile ? ` (profile ${s.profile})` : ''}`;
-  deps.log.info(`oidc-cred: to log in to ${who}, open ${da.verification_uri} and enter the code ${da.user_code}`);
+  // forUser, not info: these URLs must work when copied (a `?code=` in them is the user code).
+  deps.log.forUser(`oidc-cred: to log in to ${who}, open ${da.verification_uri} and enter the code ${da.user_code}`);
   const complete = da.verification_uri_complete;
   if (complete) {
-    deps.log.info(`oidc-cred: or open ${complete}`);
+    deps.log.forUser(`oidc-cred: or open ${complete}`);
     const qr = await qrCode(complete, deps);
     if (qr) deps.log.raw(qr);
   }

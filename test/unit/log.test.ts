@@ -40,3 +40,17 @@ it('errors become one line: what failed, why, what to do', () => {
   assert.equal(describeError(new LoginError('denied', { hint: "run 'oidc-cred login'" })), "oidc-cred: denied (run 'oidc-cred login')");
   assert.equal(new LoginError('x').exitCode, 1);
 });
+
+it("a URL meant for the user keeps its code= (RFC 8628 verification_uri_complete), other lines still mask it", () => {
+  const { log, text } = capture();
+  log.secret('device-code-0123456789');
+  log.forUser('oidc-cred: or open http://127.0.0.1:4593/api/oidc/device?code=7PNY-T67J');
+  log.forUser('oidc-cred: or open http://idp.test/device?code=device-code-0123456789');
+  log.forUser('oidc-cred: or open http://idp.test/device?code=ABCD\u001b]8;;http://evil.test\u0007\r\n');
+  log.info('callback ?code=authcode-123456&state=xyz');
+  const out = text().split('\n');
+  assert.equal(out[0], 'oidc-cred: or open http://127.0.0.1:4593/api/oidc/device?code=7PNY-T67J');
+  assert.equal(out[1], 'oidc-cred: or open http://idp.test/device?code=[redacted]', 'a registered secret is masked even in a user URL');
+  assert.equal(out[2], 'oidc-cred: or open http://idp.test/device?code=ABCD]8;;http://evil.test', 'no control characters reach the terminal');
+  assert.equal(out[3], 'callback ?code=[redacted]&state=xyz');
+});
