@@ -238,6 +238,8 @@ async function checkProvider(s: Settings, deps: Deps, add: (c: Check) => void): 
       add({ check: issuer.protocol === 'https:' && /TLS|certificate/.test(n.message) ? 'tls' : 'discovery', status: 'problem', message: `GET ${url}: ${n.message}`, ...(n.fix ? { fix: n.fix } : {}) });
       return;
     }
+    // Any answer at all means the TLS handshake succeeded.
+    if (issuer.protocol === 'https:' && tried.length === 1) add({ check: 'tls', status: 'ok', message: `${issuer.host}'s certificate is trusted${s.caFile ? ` (with ${s.caFile})` : ''}` });
     dateHeader = res.headers.get('date');
     if (res.status === 404) continue;
     if (res.status !== 200) {
@@ -256,7 +258,6 @@ async function checkProvider(s: Settings, deps: Deps, add: (c: Check) => void): 
     add({ check: 'discovery', status: 'problem', message: `no provider metadata at ${tried.join(' nor ')} (HTTP 404)`, fix: 'check the issuer URL: for Keycloak it is https://HOST/realms/REALM' });
     return;
   }
-  if (issuer.protocol === 'https:') add({ check: 'tls', status: 'ok', message: `${issuer.host}'s certificate is trusted${s.caFile ? ` (with ${s.caFile})` : ''}` });
   const reported = typeof meta.issuer === 'string' ? meta.issuer : undefined;
   if (reported !== s.issuer) {
     add({
