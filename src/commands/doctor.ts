@@ -375,7 +375,9 @@ async function checkAuthorization(s: Settings, endpoint: string, fetch: FetchLik
       add({ check: 'authorization', status: 'problem', message: `the provider refused the authorization request for ${what}: ${clean(err, 60)}${desc ? ` (${clean(desc)})` : ''}`, fix: fixFor(err, s, redirectUri) });
       return;
     }
-    add({ check: 'authorization', status: 'ok', message: `the provider accepts ${what} (it redirects to ${back ? `${back.origin}${back.pathname}` : 'its login page'})` });
+    // The login page's path without its one-time part (oidc-provider: /interaction/<uid>).
+    const page = back ? `${back.origin}${back.pathname.replace(/\/[A-Za-z0-9_-]{16,}$/, '/…')}` : 'its login page';
+    add({ check: 'authorization', status: 'ok', message: `the provider accepts ${what} (it redirects to ${clean(page, 100)})` });
     return;
   }
   if (res.status === 200) {
