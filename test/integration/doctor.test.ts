@@ -152,12 +152,49 @@ describe('doctor', () => {
     assert.equal(unwired.code, 0, unwired.stdout);
     assert.equal(line(unwired.stdout, 'git'), 'note    git: no oidc-cred credential helper for https://git.example.test (if git should use it: oidc-cred setup git --profile work --write)');
 
-    const setup = await run(BIN.oidcCred, ['setup', 'git', '--profile', 'work', '--write'], { env: sb.env });
-    assert.equal(setup.code, 0, setup.stderr);
+    assert.match(line(unwired.stdout, 'kubectl'), /^note {4}kubectl: no kubeconfig user runs oidc-cred kube for profile "work" \(if kubectl should use it: oidc-cred setup kube --profile work --cluster NAME --write\)$/);
+    assert.equal(line(unwired.stdout, 'docker'), `note    docker: no credHelpers entry in ${join(sb.home, '.docker', 'config.json')} sends git.example.test to oidc-cred (if docker should use it: oidc-cred setup docker --profile work --write)`);
+
+    for (const tool of ['git', 'kube', 'docker']) {
+      const setup = await run(BIN.oidcCred, ['setup', tool, '--profile', 'work', ...(tool === 'kube' ? ['--cluster', 'prod'] : []), '--write'], { env: sb.env });
+      assert.equal(setup.code, 0, setup.stderr);
+    }
     const wired = await doctor(sb, ['--profile', 'work']);
     assert.equal(wired.code, 0);
     assert.equal(line(wired.stdout, 'git'), 'ok      git: credential.<url>.helper runs oidc-cred for https://git.example.test');
+    assert.equal(line(wired.stdout, 'kubectl'), 'ok      kubectl: kubeconfig user oidc-cred-work runs oidc-cred kube');
+    assert.equal(line(wired.stdout, 'docker'), `ok      docker: credHelpers in ${join(sb.home, '.docker', 'config.json')} send git.example.test to oidc-cred`);
     sb.cleanup();
+  });
+
+  it('grants: client-credentials without a secret, and a clock the provider disagrees with', async () => {
+    const sb = sandbox(p);
+    const cc = await doctor(sb, ['--issuer', p.issuer, '--client-id', p.confidentialClientId, '--grant', 'client-credentials']);
+    assert.equal(cc.code, 1);
+    assert.equal(line(cc.stdout, 'grant'), 'problem grant: client-credentials needs a client secret, and none is configured (add "client-secret-file" to the profile, or set OIDC_CRED_CLIENT_SECRET)');
+    const ok = await doctor(sb, ['--issuer', p.issuer, '--client-id', p.confidentialClientId, '--grant', 'client-credentials'], { OIDC_CRED_CLIENT_SECRET: p.clientSecret });
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.match(line(ok.stdout, 'grant'), /^ok {6}grant: client-credentials; the provider advertises .*client_credentials/);
+    assert.ok(!ok.stdout.includes('authorization:'), 'no authorization request for a machine login');
+
+    // A provider whose Date header is 10 minutes behind ours: only a stand-in can answer that.
+    const { createServer } = await import('node:http');
+    const skewed = createServer((req, res) => {
+      const issuer = `http://127.0.0.1:${(skewed.address() as AddressInfo).port}`;
+      if (req.url !== '/.well-known/openid-configuration') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json', date: new Date(Date.now() - 600_000).toUTCString() });
+      res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, response_types_supported: ['code'] }));
+    });
+    await new Promise<void>((r) => skewed.listen(0, '127.0.0.1', r));
+    try {
+      const r = await doctor(sb, ['--issuer', `http://127.0.0.1:${(skewed.address() as AddressInfo).port}`, '--client-id', 'c', '--grant', 'device']);
+      assert.equal(r.code, 1);
+      assert.match(line(r.stdout, 'clock'), /^problem clock: this machine's clock is (599|600|601) s ahead of the provider's; ID tokens would look expired \(set the clock right, e\.g\. timedatectl set-ntp true\)$/);
+      assert.equal(line(r.stdout, 'grant'), 'problem grant: device is configured, but the provider advertises only authorization_code, implicit (enable the grant for the client at the provider, or change --grant)');
+    } finally {
+      skewed.close();
+      sb.cleanup();
+    }
   });
 
   it('--json: {ok, profile, config_file, checks: [{check, status, message, fix?}]} and the same exit code', async () => {
