@@ -103,12 +103,14 @@ function editDistance(a: string, b: string): number {
 }
 
 /** yargs' own failure texts, in our words (the ones a command line can still reach). */
-export function usageMessage(msg: string, command: string | undefined, names: { commands: string[]; options: string[] }): UsageError {
+export function usageMessage(msg: string, command: string | undefined, names: { commands: string[]; options: string[] }, argv: readonly string[] = []): UsageError {
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
   if (unknown) {
     const first = unknown[1]!.split(', ')[0]!.replace(/^"|"$/g, '');
-    const isFlag = !/^[a-z]/i.test(first) || names.options.includes(first);
-    if (isFlag || command) {
+    // yargs names flags and words alike without their dashes: the command line tells them apart.
+    const isFlag = argv.some((a) => a === `--${first}` || a.startsWith(`--${first}=`) || a === `-${first}`);
+    if (!isFlag && command) return new UsageError(`'oidc-cred ${command}' takes no argument "${first}"`, { hint: `see 'oidc-cred ${command} --help'` });
+    if (isFlag) {
       const flag = first.length === 1 ? `-${first}` : `--${first.replace(/^-+/, '')}`;
       const guess = closest(flag.replace(/^-+/, ''), names.options);
       const where = command ? `'oidc-cred ${command}'` : 'oidc-cred';
@@ -162,7 +164,7 @@ export async function runCli(argv: string[], deps: Deps): Promise<number> {
       // errors: exit 2, in our words.
       if (err instanceof OidcCredError) throw err;
       if (err && err.name !== 'YError') throw err;
-      throw usageMessage(err?.message ?? msg ?? 'invalid command line', current, { commands: commandNames, options: allOptions });
+      throw usageMessage(err?.message ?? msg ?? 'invalid command line', current, { commands: commandNames, options: allOptions }, argv);
     });
   y = withOptions(y, GLOBAL_OPTIONS);
 

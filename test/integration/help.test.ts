@@ -33,6 +33,8 @@ describe('usage errors: our words, exit 2', () => {
     [['docker', 'nope'], "oidc-cred: 'oidc-cred docker' takes get, store, erase or list, not \"nope\" (see 'oidc-cred docker --help')\n"],
     [['token', '--issue', 'x'], "oidc-cred: unknown option --issue for 'oidc-cred token' (did you mean --issuer? see 'oidc-cred token --help')\n"],
     [['logn'], "oidc-cred: unknown command \"logn\" (did you mean 'login'? see 'oidc-cred --help')\n"],
+    [['token', 'extra'], "oidc-cred: 'oidc-cred token' takes no argument \"extra\" (see 'oidc-cred token --help')\n"],
+    [['status', '--jsn'], "oidc-cred: unknown option --jsn for 'oidc-cred status' (did you mean --json? see 'oidc-cred status --help')\n"],
     [['token', '--timeout', 'abc'], "oidc-cred: --timeout must be a number, not \"abc\" (see 'oidc-cred --help')\n"],
     [['token', '--grant', 'password'], "oidc-cred: --grant must be one of auto, authcode, device or client-credentials, not \"password\" (see 'oidc-cred --help')\n"],
     [['completion', 'tcsh'], "oidc-cred: 'oidc-cred completion' takes bash, zsh or fish, not \"tcsh\" (see 'oidc-cred completion --help')\n"],
