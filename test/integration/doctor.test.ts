@@ -197,6 +197,31 @@ describe('doctor', () => {
     }
   });
 
+  it('a hostile error page cannot write control or bidi characters to the terminal', async () => {
+    const sb = sandbox(p);
+    const { createServer } = await import('node:http');
+    const evil = createServer((req, res) => {
+      const issuer = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+      if (req.url === '/.well-known/openid-configuration') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, response_types_supported: ['code'] }));
+      }
+      res.writeHead(400, { 'content-type': 'text/html' });
+      res.end('<pre>invalid_client error_description : \x1b]0;owned\x07\x1b[2J\u202egnp.exe\x9b31m</pre>');
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    try {
+      const r = await doctor(sb, ['--issuer', `http://127.0.0.1:${(evil.address() as AddressInfo).port}`, '--client-id', 'c']);
+      assert.equal(r.code, 1);
+      // eslint-disable-next-line no-control-regex
+      assert.doesNotMatch(r.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+      assert.ok(line(r.stdout, 'authorization').includes('invalid_client: \\u001b]0;owned\\u0007\\u001b[2J\\u202egnp.exe\\u009b31m'), r.stdout);
+    } finally {
+      evil.close();
+      sb.cleanup();
+    }
+  });
+
   it('--json: {ok, profile, config_file, checks: [{check, status, message, fix?}]} and the same exit code', async () => {
     const sb = sandbox(p);
     const good = await doctor(sb, ['--issuer', p.issuer, '--client-id', p.publicClientId, '--json']);
