@@ -52,7 +52,8 @@ export async function doctor(_p: string[], flags: RawOptions, deps: Deps): Promi
   if (flags.json === true) {
     deps.stdout.write(`${JSON.stringify({ ok, profile: settings?.profile ?? null, config_file: settings?.configFile ?? null, checks }, null, 2)}\n`);
   } else if (!ok) {
-    deps.stdout.write(`${checks.filter((c) => c.status === 'problem').length} problem(s) found: a token request would fail until they are fixed\n`);
+    const n = checks.filter((c) => c.status === 'problem').length;
+    deps.stdout.write(n === 1 ? '1 problem found: a token request would fail until it is fixed\n' : `${n} problems found: a token request would fail until they are fixed\n`);
   }
   return ok ? 0 : 1;
 }

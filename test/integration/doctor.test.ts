@@ -65,7 +65,7 @@ describe('doctor', () => {
       line(r.stdout, 'discovery'),
       `problem discovery: no provider metadata at ${p.issuer}/realms/engineering/.well-known/openid-configuration nor ${p.issuer}/.well-known/oauth-authorization-server/realms/engineering (HTTP 404) (check the issuer URL: for Keycloak it is https://HOST/realms/REALM)`,
     );
-    assert.match(r.stdout, /\n1 problem\(s\) found: a token request would fail until they are fixed\n$/);
+    assert.match(r.stdout, /\n1 problem found: a token request would fail until it is fixed\n$/);
     sb.cleanup();
   });
 
