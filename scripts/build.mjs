@@ -3,7 +3,7 @@
 // external: they are runtime dependencies and are imported lazily where they are needed.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, rmSync, mkdirSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 rmSync('dist', { recursive: true, force: true });
@@ -19,7 +19,6 @@ const common = {
 };
 await build({ ...common, entryPoints: ['src/entry.ts'], outfile: 'dist/entry.cjs', format: 'cjs' });
 await build({ ...common, entryPoints: ['src/main.ts'], outfile: 'dist/main.mjs', format: 'esm' });
-copyFileSync('schema/oidc-cred.schema.json', 'dist/oidc-cred.schema.json');
 
 // V8 code cache for the hot bundle (bin/boot.cjs): made by running the cache hits once.
 const warm = spawnSync(process.execPath, ['scripts/warm-cache.cjs'], {

@@ -45,7 +45,7 @@ props['docker-username'] = { type: 'string', description: 'username handed to do
 
 const schema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: 'https://github.com/oidc-cred/oidc-cred/blob/main/schema/oidc-cred.schema.json',
+  $id: 'https://unpkg.com/oidc-cred/schema/oidc-cred.schema.json',
   title: 'oidc-cred configuration',
   type: 'object',
   additionalProperties: false,

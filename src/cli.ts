@@ -1,14 +1,30 @@
 // The yargs command tree (SPEC §2), loaded only off the hot path: yargs costs 90–140 ms to import.
-// Options come from the same table as the hot-path parser (config/options.ts).
+// Options come from the same table as the hot-path parser (config/options.ts), commands from the
+// command list (commands/index.ts). yargs' own messages are replaced by ours: a user should never
+// read "Not enough non-option arguments".
 import type { Argv, Options } from 'yargs';
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS, type OptionSpec, type RawOptions } from './config/options.js';
 import { verboseFrom } from './config/resolve.js';
 import type { Deps } from './deps.js';
 import { OidcCredError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
+import type { CommandSpec } from './commands/index.js';
+
+const HELP_HINT = "see 'oidc-cred --help'";
+
+/** What the help shows after an option's description: its type, choices and environment variable. */
+export function optionExtras(o: OptionSpec): string {
+  const parts: string[] = [];
+  if (o.choices) parts.push(`[${o.choices.join('|')}]`);
+  else if (o.type === 'number') parts.push('[number]');
+  else if (o.type === 'array') parts.push('[repeatable]');
+  if (o.env) parts.push(`[env ${o.env}]`);
+  return parts.join(' ');
+}
 
 export function toYargs(o: OptionSpec): Options {
-  const base: Options = { describe: o.describe, ...(o.alias ? { alias: o.alias } : {}) };
+  const extras = optionExtras(o);
+  const base: Options = { describe: extras ? `${o.describe} ${extras}` : o.describe, ...(o.alias ? { alias: o.alias } : {}) };
   switch (o.type) {
     case 'boolean':
       return { ...base, type: 'boolean' };
@@ -29,8 +45,13 @@ export function toYargs(o: OptionSpec): Options {
       return {
         ...base,
         type: 'string',
-        ...(o.choices ? { choices: [...o.choices] } : {}),
-        coerce: (v: unknown) => (Array.isArray(v) ? v[v.length - 1] : v),
+        coerce: (v: unknown) => {
+          const last = Array.isArray(v) ? v[v.length - 1] : v;
+          if (o.choices && !o.choices.includes(String(last))) {
+            throw new UsageError(`--${o.name} must be one of ${orList(o.choices)}, not "${String(last)}"`);
+          }
+          return last;
+        },
       };
   }
 }
@@ -51,65 +72,145 @@ export function rawOptions(args: Record<string, unknown>): RawOptions {
   return out;
 }
 
+/** "a, b or c" */
+function orList(xs: readonly string[]): string {
+  return xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : (xs[0] ?? '');
+}
+
+/** The closest known name within two edits, for "did you mean". */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const k of known) {
+    const d = editDistance(word, k);
+    if (d < bestD || (d === bestD && best !== undefined && k.startsWith(word) && !best.startsWith(word))) {
+      best = k;
+      bestD = d;
+    }
+  }
+  // A prefix of a longer name ("--issue" for "--issuer") counts too.
+  return best ?? known.find((k) => k.startsWith(word) && word.length >= 3);
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** yargs' own failure texts, in our words (the ones a command line can still reach). */
+export function usageMessage(msg: string, command: string | undefined, names: { commands: string[]; options: string[] }, argv: readonly string[] = []): UsageError {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (unknown) {
+    const first = unknown[1]!.split(', ')[0]!.replace(/^"|"$/g, '');
+    // yargs names flags and words alike without their dashes: the command line tells them apart.
+    const isFlag = argv.some((a) => a === `--${first}` || a.startsWith(`--${first}=`) || a === `-${first}`);
+    if (!isFlag && command) return new UsageError(`'oidc-cred ${command}' takes no argument "${first}"`, { hint: `see 'oidc-cred ${command} --help'` });
+    if (isFlag) {
+      const flag = first.length === 1 ? `-${first}` : `--${first.replace(/^-+/, '')}`;
+      const guess = closest(flag.replace(/^-+/, ''), names.options);
+      const where = command ? `'oidc-cred ${command}'` : 'oidc-cred';
+      return new UsageError(`unknown option ${flag} for ${where}`, { hint: guess ? `did you mean --${guess}? see 'oidc-cred ${command ?? ''} --help'`.replace('  ', ' ') : HELP_HINT });
+    }
+    const guess = closest(first, names.commands);
+    return new UsageError(`unknown command "${first}"`, { hint: guess ? `did you mean '${guess}'? ${HELP_HINT}` : HELP_HINT });
+  }
+  return new UsageError(msg, { hint: HELP_HINT });
+}
+
 export async function runCli(argv: string[], deps: Deps): Promise<number> {
   let exitCode = 0;
   // Imported here, not at the top: the bundle's static imports load with it, and the token
   // commands' refresh path must not pay for yargs.
   const { default: yargs } = await import('yargs');
   const commands = await import('./commands/index.js');
-  const run =
-    (fn: (positionals: string[], flags: RawOptions, deps: Deps) => Promise<number>, positionals: (a: Record<string, unknown>) => string[]) =>
-    async (a: Record<string, unknown>): Promise<void> => {
-      const flags = rawOptions(a);
-      deps.log.verbose = verboseFrom(flags, deps.env);
-      exitCode = await fn(positionals(a), flags, deps);
-    };
+  let current: string | undefined;
+  const allOptions = [...new Set([...GLOBAL_OPTIONS, ...Object.values(COMMAND_OPTIONS).flat()].map((o) => o.name))].concat(['help', 'version']);
+  const commandNames = commands.COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
+  const handlers: Record<string, (positionals: string[], flags: RawOptions, deps: Deps) => Promise<number>> = {
+    login: commands.login,
+    token: commands.token,
+    status: commands.status,
+    logout: commands.logout,
+    git: commands.git,
+    kube: commands.kube,
+    docker: commands.docker,
+    setup: commands.setup,
+    doctor: commands.doctor,
+    completion: commands.completion,
+  };
+  const globalNames = [...GLOBAL_OPTIONS.map((o) => o.name), 'help', 'version'];
 
-  let y = yargs(argv)
+  // usageConfiguration is yargs 17.7+; @types/yargs does not know it yet. The types are shown by
+  // optionExtras instead, so that numbers read [number] although yargs parses them as strings.
+  const base = yargs(argv) as Argv & { usageConfiguration(c: { 'hide-types': boolean }): Argv };
+  let y = base
+    .usageConfiguration({ 'hide-types': true })
     .scriptName('oidc-cred')
-    .usage('$0 <command> [options]\n\nOAuth 2.0 / OpenID Connect tokens for git, kubectl, docker and scripts.')
+    .usage('Usage: oidc-cred <command> [options]\n\nOAuth 2.0 / OpenID Connect tokens for git, kubectl, docker and scripts.\nStuck? Run \'oidc-cred doctor\'.')
     .parserConfiguration({ 'boolean-negation': false, 'greedy-arrays': false, 'camel-case-expansion': false, 'duplicate-arguments-array': true })
     .env(false)
     .strict()
     .exitProcess(false)
     .version(VERSION)
+    .describe('version', 'print the version')
     .help()
+    .alias('help', 'h')
+    .describe('help', 'show help (also after a command: oidc-cred token -h)')
     .wrap(Math.min(110, deps.stderr.columns ?? 100))
-    .fail((msg, err) => {
-      // Our own errors (from handlers) pass through; yargs' own (YError, also wrapping what a
-      // `coerce` threw) are usage errors: exit 2.
+    .fail((msg: string | undefined, err: Error | undefined) => {
+      // Our own errors (from handlers and coerce) pass through; yargs' own (YError) are usage
+      // errors: exit 2, in our words.
       if (err instanceof OidcCredError) throw err;
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(err?.message ?? msg ?? 'invalid command line', { hint: "see 'oidc-cred --help'" });
+      throw usageMessage(err?.message ?? msg ?? 'invalid command line', current, { commands: commandNames, options: allOptions }, argv);
     });
-  y = withOptions(y, GLOBAL_OPTIONS).group(GLOBAL_OPTIONS.map((o) => o.name), 'Options for every command:');
+  y = withOptions(y, GLOBAL_OPTIONS);
 
+  const define = (spec: CommandSpec): void => {
+    const pos = spec.positional;
+    const names = [pos ? `${spec.name} [${pos.name}]` : spec.name, ...(spec.aliases ?? [])];
+    y = y.command(
+      names,
+      spec.describe,
+      (c: Argv) => {
+        current = spec.name;
+        const own = COMMAND_OPTIONS[spec.name] ?? [];
+        let b = withOptions(c, own);
+        if (pos) b = b.positional(pos.name, { describe: `${pos.describe}: ${pos.choices.join(', ')}`, type: 'string' });
+        // The command's own flags first, then the ones every command takes.
+        if (own.length) b = b.group(own.map((o) => o.name), `Options of 'oidc-cred ${spec.name}':`);
+        return b.group(globalNames, 'Options for every command:').example(spec.example, '');
+      },
+      async (a: Record<string, unknown>) => {
+        const positionals = [spec.name];
+        if (pos) {
+          const v = a[pos.name];
+          // The completion shell may be left out ($SHELL decides); every other action is required.
+          if (v === undefined && spec.name !== 'completion') {
+            throw new UsageError(`'oidc-cred ${spec.name}' needs ${pos.name === 'action' ? 'an action' : `a ${pos.name}`}: ${orList(pos.choices)}`, { hint: `see 'oidc-cred ${spec.name} --help'` });
+          }
+          if (v !== undefined && !pos.choices.includes(String(v))) {
+            throw new UsageError(`'oidc-cred ${spec.name}' takes ${orList(pos.choices)}, not "${String(v)}"`, { hint: `see 'oidc-cred ${spec.name} --help'` });
+          }
+          if (v !== undefined) positionals.push(String(v));
+        }
+        const flags = rawOptions(a);
+        deps.log.verbose = verboseFrom(flags, deps.env);
+        exitCode = await handlers[spec.name]!(positionals, flags, deps);
+      },
+    );
+  };
+  for (const spec of commands.COMMANDS) define(spec);
   y = y
-    .command('login', 'log in now and cache the tokens', (c) => c, run(commands.login, () => ['login']))
-    .command('token', 'print a valid access token (or ID token), logging in or refreshing on demand', (c) => withOptions(c, COMMAND_OPTIONS.token), run(commands.token, () => ['token']))
-    .command('status', 'list cached sessions (never prints a token)', (c) => withOptions(c, COMMAND_OPTIONS.status), run(commands.status, () => ['status']))
-    .command('logout', 'remove the cached session(s)', (c) => withOptions(c, COMMAND_OPTIONS.logout), run(commands.logout, () => ['logout']))
-    .command(
-      'git <action>',
-      'git credential helper (get, store, erase)',
-      (c) => c.positional('action', { choices: ['get', 'store', 'erase'], describe: 'what git asks for' }),
-      run(commands.git, (a) => ['git', String(a.action)]),
-    )
-    .command(['kube', 'get-token'], 'kubectl exec credential plugin (prints an ExecCredential)', (c) => c, run(commands.kube, () => ['kube']))
-    .command(
-      'docker <action>',
-      'docker credential helper (get, store, erase, list)',
-      (c) => c.positional('action', { choices: ['get', 'store', 'erase', 'list'], describe: 'what docker asks for' }),
-      run(commands.docker, (a) => ['docker', String(a.action)]),
-    )
-    .command(
-      'setup <tool>',
-      'print (or with --write apply) the configuration that wires a tool to oidc-cred',
-      (c) => withOptions(c.positional('tool', { choices: ['git', 'kube', 'docker'], describe: 'which tool' }), COMMAND_OPTIONS.setup),
-      run(commands.setup, (a) => ['setup', String(a.tool)]),
-    )
-    .demandCommand(1, 'name a command')
-    .recommendCommands();
+    .group(globalNames, 'Options for every command:')
+    .demandCommand(1, `no command given (one of: ${commands.COMMANDS.map((c) => c.name).join(', ')})`)
+    .epilog('Each command has its own help: oidc-cred <command> --help. Docs: https://github.com/oidc-cred/oidc-cred#readme');
 
   await y.parseAsync();
   return exitCode;

@@ -61,6 +61,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionSpec[]>> = 
     { name: 'write', type: 'boolean', inConfig: false, describe: 'apply the configuration instead of only printing it' },
     { name: 'cluster', type: 'string', inConfig: false, describe: 'kubeconfig user/cluster name (setup kube)' },
   ],
+  doctor: [{ name: 'json', type: 'boolean', inConfig: false, describe: 'print the checks as JSON' }],
 };
 
 /** Keys a profile may hold besides the flags. */

@@ -22,6 +22,8 @@ export type Purpose = 'git' | 'docker' | 'kube' | 'other';
 export interface Settings {
   /** Profile name, or undefined for the unnamed profile made of flags and environment alone. */
   profile: string | undefined;
+  /** The config file that was read (or would be): doctor names it. */
+  configFile: string;
   issuer: string;
   clientId: string;
   clientSecretFile: string | undefined;
@@ -44,6 +46,7 @@ export interface Settings {
   cacheDir: string;
   caFile: string | undefined;
   verbose: boolean;
+  match: MatchEntry[];
   gitUsername: string;
   dockerUsername: string;
 }
@@ -269,6 +272,7 @@ export function resolveSettings(input: ResolveInput): Settings {
 
   return {
     profile: name,
+    configFile: config.path,
     issuer,
     clientId,
     clientSecretFile: path('client-secret-file'),
@@ -289,6 +293,7 @@ export function resolveSettings(input: ResolveInput): Settings {
     cacheDir: path('cache-dir') ?? defaultCacheDir(input.env, input.home),
     caFile: path('ca-file'),
     verbose: pick('verbose') === true,
+    match: profile.match ?? [],
     gitUsername: str(profile['git-username']) ?? 'oauth2',
     dockerUsername: str(profile['docker-username']) ?? 'oauth2accesstoken',
   };

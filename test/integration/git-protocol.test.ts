@@ -89,7 +89,7 @@ const TABLE: Row[] = [
     input: '',
     stdout: nothing,
     code: 2,
-    stderr: `oidc-cred: Invalid values: Argument: action, Given: "frobnicate", Choices: "get", "store", "erase" (see 'oidc-cred --help')\n`,
+    stderr: `oidc-cred: 'oidc-cred git' takes get, store or erase, not "frobnicate" (see 'oidc-cred git --help')\n`,
   },
   {
     name: 'a NUL byte: exit 1, one line, no stack',
