@@ -33,7 +33,8 @@ export async function docker(p: string[], flags: RawOptions, deps: Deps): Promis
 /** SPEC §8 `list`: ServerURL → Username for every configured match (of --profile, when given). */
 export function listMatches(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' | 'cwd'>): Record<string, string> {
   const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
-  const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : deps.env.OIDC_CRED_PROFILE || undefined;
+  // Only the helper's own command line names the profile (docs/configuration.md), never OIDC_CRED_PROFILE.
+  const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : undefined;
   if (only && !config.profiles.has(only)) throw new ConfigError(`config file ${config.path}: no profile named "${only}"`);
   const map: Record<string, string> = {};
   for (const [name, profile] of config.profiles) {
