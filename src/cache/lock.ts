@@ -1,10 +1,9 @@
 // The session lock (SPEC §5): proper-lockfile's mkdir lock on a dedicated path beside the cache
 // file (never the data file itself), plus an "outcome" record, so that processes that waited for
 // a login learn that it failed and fail with it instead of each opening a browser of their own.
-import { readFileSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
 import { LockError } from '../errors.js';
-import { ensureCacheDir, writeFileAtomic, type CachePaths } from './store.js';
+import { ensureCacheDir, readCacheFile, writeFileAtomic, type CachePaths } from './store.js';
 
 /** A holder refreshes the lock every UPDATE_MS; a lock untouched for STALE_MS is taken over. */
 export const STALE_MS = 10_000;
@@ -76,7 +75,12 @@ export function writeOutcome(paths: CachePaths, outcome: Outcome): void {
 
 export function readOutcome(paths: CachePaths): Outcome | undefined {
   try {
-    const o = JSON.parse(readFileSync(paths.outcome, 'utf8')) as Outcome;
+    // The session file's safe read (no FIFO hang, no symlink); one of another user's is not ours.
+    const text = readCacheFile(paths.outcome, (st) => {
+      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error('not ours');
+    });
+    if (text === undefined) return undefined;
+    const o = JSON.parse(text) as Outcome;
     return typeof o.at === 'number' && typeof o.ok === 'boolean' ? o : undefined;
   } catch {
     return undefined;
