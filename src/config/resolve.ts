@@ -97,7 +97,7 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
   }
   try {
     // One fstat of the file already open: the hot path reads this file on every call.
-    refuseForeignFile(fstatSync(fd), path, 'config file', 0o022);
+    refuseForeignFile(fstatSync(fd), path, 'config');
     text = readFileSync(fd, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
@@ -115,24 +115,26 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
 }
 
 /**
- * ssh-style ownership rules (docs/configuration.md): a file another user owns, or one whose mode
- * lets others do what `forbidden` names (write a config file: its `browser-command` would run as
- * us; read a secret file), is refused with the command that fixes it. root may own it: root can
- * write anything of ours anyway. No such rules on Windows, where modes mean nothing.
+ * ssh-style ownership rules (docs/configuration.md): a file another user owns, or one another
+ * user could change (a config file: its `browser-command` would run as us) or read (a secret
+ * file), is refused with the command that fixes it. root may own it: root can change anything of
+ * ours anyway. No such rules on Windows, where these modes mean nothing.
  */
-export function refuseForeignFile(st: { uid: number; mode: number }, path: string, what: string, forbidden: number): void {
+export function refuseForeignFile(st: { uid: number; mode: number }, path: string, kind: 'config' | 'secret'): void {
   if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
-  const uid = process.getuid();
-  if (st.uid !== uid && st.uid !== 0) {
-    throw new ConfigError(`${what} ${path} belongs to another user (uid ${st.uid}), who could change it`, {
-      hint: `make a copy of your own (cp '${path}' NEW && chmod ${forbidden === 0o022 ? 'go-w' : '600'} NEW) and use that`,
+  const what = kind === 'config' ? 'config file' : 'client secret file';
+  const fix = kind === 'config' ? 'chmod go-w' : 'chmod 600';
+  if (st.uid !== process.getuid() && st.uid !== 0) {
+    throw new ConfigError(`${what} ${path} belongs to another user (uid ${st.uid})`, {
+      hint: `use a copy of your own: cp '${path}' NEWFILE && ${fix} NEWFILE`,
     });
   }
-  if ((st.mode & forbidden) !== 0) {
-    const others = forbidden === 0o022 ? 'written' : 'read';
-    throw new ConfigError(`${what} ${path} can be ${others} by other users (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')})`, {
-      hint: `run: chmod ${forbidden === 0o022 ? 'go-w' : 'go-rwx'} '${path}'`,
-    });
+  const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
+  if (kind === 'config' && (st.mode & 0o022) !== 0) {
+    throw new ConfigError(`${what} ${path} can be changed by other users (mode ${mode})`, { hint: `run: ${fix} '${path}'` });
+  }
+  if (kind === 'secret' && (st.mode & 0o077) !== 0) {
+    throw new ConfigError(`${what} ${path} is open to other users (mode ${mode}); the secret may have leaked`, { hint: `run: ${fix} '${path}', and rotate the secret` });
   }
 }
 

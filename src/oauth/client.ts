@@ -1,9 +1,9 @@
 // Talking to the provider, through oauth4webapi (which builds and checks every protocol message:
 // discovery, PKCE, state, iss, nonce, ID-token claims) and undici's fetch. Loaded only on the
 // slow path. Every failure becomes one ProviderError/LoginError line without secrets.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import * as oauth from 'oauth4webapi';
-import type { Settings } from '../config/resolve.js';
+import { refuseForeignFile, type Settings } from '../config/resolve.js';
 import { ConfigError, LoginError, OidcCredError, ProviderError, RefreshRejectedError } from '../errors.js';
 import { createFetch, type FetchLike } from '../infra/http.js';
 import type { Logger } from '../infra/log.js';
@@ -34,12 +34,24 @@ export function isLoopbackHost(hostname: string): boolean {
 /** The client secret, from the file or OIDC_CRED_CLIENT_SECRET; never from a flag value. */
 export function readClientSecret(s: Settings): string | undefined {
   if (s.clientSecretFile) {
+    let fd: number;
     try {
-      const v = readFileSync(s.clientSecretFile, 'utf8').trim();
-      if (v) return v;
+      fd = openSync(s.clientSecretFile, 'r');
     } catch (err) {
       throw new ConfigError(`cannot read the client secret file ${s.clientSecretFile}`, { cause: err });
     }
+    let v: string;
+    try {
+      // ssh-style: one that others can read, or that another user owns, is refused (docs/configuration.md).
+      refuseForeignFile(fstatSync(fd), s.clientSecretFile, 'secret');
+      v = readFileSync(fd, 'utf8').trim();
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`cannot read the client secret file ${s.clientSecretFile}`, { cause: err });
+    } finally {
+      closeSync(fd);
+    }
+    if (v) return v;
     throw new ConfigError(`the client secret file ${s.clientSecretFile} is empty`);
   }
   return s.clientSecretEnv;
@@ -59,6 +71,7 @@ export async function connect(s: Settings, deps: ConnectDeps): Promise<Provider>
   const fetch = await createFetch({ caFile: s.caFile, env: deps.env, log: deps.log, signal: deps.signal });
   const req = { [oauth.customFetch]: fetch, signal: deps.signal, ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}) };
   const as = await discover(issuer, req);
+  if (insecure) requireLoopbackEndpoints(as, issuer);
   const secret = readClientSecret(s);
   deps.log.secret(secret);
   const client: oauth.Client = { client_id: s.clientId };
@@ -69,6 +82,33 @@ export async function connect(s: Settings, deps: ConnectDeps): Promise<Provider>
     auth = !methods.includes('client_secret_basic') && methods.includes('client_secret_post') ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
   }
   return { as, client, auth, hasSecret: !!secret, req, settings: s, log: deps.log };
+}
+
+/**
+ * A plain-http issuer is allowed only on loopback, where no one on the network can read the
+ * traffic; its metadata must not then send the code, the verifier, the refresh token or the
+ * client secret in cleartext to another host (README "Options": --issuer). Every endpoint
+ * (RFC 8414 §2: the `*_endpoint` members and `jwks_uri`, also under RFC 8705's
+ * `mtls_endpoint_aliases`) must be on a loopback address too.
+ */
+function requireLoopbackEndpoints(as: oauth.AuthorizationServer, issuer: URL): void {
+  const check = (key: string, value: unknown): void => {
+    if (!(key.endsWith('_endpoint') || key === 'jwks_uri') || typeof value !== 'string') return;
+    let host: string;
+    try {
+      host = new URL(value).hostname;
+    } catch {
+      host = '';
+    }
+    if (!isLoopbackHost(host)) {
+      throw new ProviderError(`the plain-http issuer ${issuer.origin} names ${key} ${JSON.stringify(value)}, which is not on a loopback address`, {
+        hint: 'a plain-http provider must keep every endpoint on 127.0.0.1 or ::1; use https:// for anything else',
+      });
+    }
+  };
+  for (const [k, v] of Object.entries(as)) check(k, v);
+  const aliases = (as as Record<string, unknown>).mtls_endpoint_aliases;
+  if (aliases && typeof aliases === 'object') for (const [k, v] of Object.entries(aliases)) check(k, v);
 }
 
 /** OIDC discovery, falling back to RFC 8414 metadata (SPEC §3). */

@@ -143,7 +143,7 @@ describe('a config file others could write is refused (issue 10 item 10)', { ski
       chmodSync(f, mode);
       assert.throws(() => resolveSettings({ flags: { config: f }, env: {}, home: dir, cwd: dir, purpose: 'other' }), (err: Error) => {
         assert.ok(err instanceof ConfigError);
-        assert.match(err.message, /can be written by other users/);
+        assert.match(err.message, /can be changed by other users/);
         assert.match(String(err.hint), /chmod go-w/);
         return true;
       });
