@@ -112,7 +112,7 @@ export function readCacheFile(file: string, check?: (st: Stats) => void): string
 }
 
 /**
- * The cache directory must be ours and closed to others (README "How it works"): checked on the
+ * The cache directory must be ours and closed to others (docs/configuration.md): checked on the
  * hot path too, with one stat. Another user's directory is refused; one that others may enter
  * is a miss here, so that the slow path (which tightens it to 0700) takes over.
  */

@@ -87,7 +87,7 @@ export async function connect(s: Settings, deps: ConnectDeps): Promise<Provider>
 /**
  * A plain-http issuer is allowed only on loopback, where no one on the network can read the
  * traffic; its metadata must not then send the code, the verifier, the refresh token or the
- * client secret in cleartext to another host (README "Options": --issuer). Every endpoint
+ * client secret in cleartext to another host (docs/configuration.md). Every endpoint
  * (RFC 8414 §2: the `*_endpoint` members and `jwks_uri`, also under RFC 8705's
  * `mtls_endpoint_aliases`) must be on a loopback address too.
  */

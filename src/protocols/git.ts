@@ -19,7 +19,7 @@ export class GitProtocolError extends OidcCredError {
  * A `host=` (or the host of a `url=`) that is not a plain host name[:port] or IP literal: `@`,
  * `\\`, whitespace, percent-encoding, non-ASCII look-alikes. Such a value could be re-parsed into
  * another host than the one git will talk to, so it gets nothing — like a request no profile
- * matches, but with a one-line note (README "git").
+ * matches, but with a one-line note (docs/configuration.md).
  */
 export class GitHostRejected extends GitProtocolError {
   override readonly code = 'GIT_HOST_REJECTED';
