@@ -23,6 +23,7 @@ before(async () => {
 after(async () => {
   await p?.close();
   for (const sb of sandboxes) sb.cleanup();
+  if (createdAttacker) spawnSync('userdel', ['-r', ATTACKER]);
 });
 
 function fresh(): Sandbox {
@@ -65,12 +66,14 @@ const HIDE = '\u001b[2K\r\u009b1Alogged in as admin\u202e';
 
 /** A second, unprivileged account for the attacks that need one; removed in `after`. */
 const ATTACKER = 'oidccred-atk2';
+let createdAttacker = false;
 function attackerIds(): { uid: number; gid: number } | string {
   if (process.getuid?.() !== 0) return 'needs root to add a second local user';
   if (spawnSync('useradd', ['--help']).error) return 'useradd is not installed';
   if (spawnSync('id', ['-u', ATTACKER]).status !== 0) {
     const r = spawnSync('useradd', ['-m', '-s', '/bin/sh', ATTACKER]);
     if (r.status !== 0) return `useradd failed: ${r.stderr.toString().trim()}`;
+    createdAttacker = true;
   }
   const uid = Number(execFileSync('id', ['-u', ATTACKER]).toString().trim());
   const gid = Number(execFileSync('id', ['-g', ATTACKER]).toString().trim());
@@ -430,9 +433,6 @@ describe('item 10: config and secret files other users could change or read', ()
   let ids: { uid: number; gid: number } | string = 'not set up';
   before(() => {
     ids = attackerIds();
-  });
-  after(() => {
-    if (typeof ids !== 'string') spawnSync('userdel', ['-r', ATTACKER]);
   });
 
   it('a group/world-writable config file: the other user really plants a browser-command, and it is refused with the chmod; after the chmod it works', async (t) => {
