@@ -106,11 +106,12 @@ describe('item 3: OIDC_CRED_CLIENT_SECRET is for one provider only', () => {
     writeConfig(sb, {
       'default-profile': 'work',
       profiles: {
-        work: publicProfile(sb),
+        // No browser-command: where nobody can see a login, `--grant auto` with a secret means client credentials.
+        work: { ...publicProfile(sb), 'browser-command': undefined },
         ci: { issuer: p.issuer, 'client-id': p.confidentialClientId, 'cache-dir': join(sb.dir, 'ci-cache'), 'client-secret-env': 'MY_CI_SECRET', scope: 'api:read' },
       },
     });
-    const login = await run(BIN.oidcCred, ['login'], { env: sb.env });
+    const login = await run(BIN.oidcCred, ['login', '--browser-command', sb.browserCommand()], { env: sb.env });
     assert.equal(login.code, 0, login.stderr);
     const userToken = cachedAccessToken(sb);
     p.resetCounts();
