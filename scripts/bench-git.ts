@@ -77,23 +77,24 @@ async function main(): Promise<void> {
       ...sb.env,
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_TERMINAL_PROMPT: '0',
-      OIDC_CRED_ISSUER: p.issuer,
-      OIDC_CRED_CLIENT_ID: p.publicClientId,
       OIDC_CRED_CACHE_DIR: sb.cacheDir,
       OIDC_CRED_NON_INTERACTIVE: '1',
     };
+    // The helper's own command line names the provider: git's helper ignores OIDC_CRED_ISSUER.
+    const provider = ['--issuer', p.issuer, '--client-id', p.publicClientId];
     const requests = p.counts.requests;
-    const helper: Case = { name: 'git-credential-oidc-cred get', cmd: [process.execPath, BIN.git, 'get'], input: REQUEST, expect: /^password=/m };
+    const helper: Case = { name: 'git-credential-oidc-cred get', cmd: [process.execPath, BIN.git, ...provider, 'get'], input: REQUEST, expect: /^password=/m };
     timeOnce(helper, env); // proves the cache answers (throws otherwise)
 
     // (b)
     const fill = (helpers: string[]): Case => ({
-      name: `git credential fill via ${helpers.join(' → ')}`,
+      name: `git credential fill via ${helpers.map((h) => h.replace(/ --issuer .*$/, '')).join(' → ')}`,
       cmd: ['git', '-c', 'credential.helper=', ...helpers.flatMap((h) => ['-c', `credential.helper=${h}`]), 'credential', 'fill'],
       input: REQUEST,
       expect: /^password=/m,
     });
-    const cases: Case[] = [fill(['oidc-cred']), fill(['cache --timeout 3600', 'oidc-cred'])];
+    const ours = `oidc-cred ${provider.join(' ')}`;
+    const cases: Case[] = [fill([ours]), fill(['cache --timeout 3600', ours])];
     const oauth = which('git-credential-oauth');
     if (oauth) {
       const viaOauth = fill(['cache --timeout 3600', 'oauth']);

@@ -42,6 +42,11 @@ props.match = {
 };
 props['git-username'] = { type: 'string', description: 'username handed to git (default oauth2); the request’s own username wins' };
 props['docker-username'] = { type: 'string', description: 'username handed to docker (default oauth2accesstoken)' };
+props['client-secret-env'] = {
+  type: 'string',
+  pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+  description: 'environment variable holding this profile’s client secret (OIDC_CRED_CLIENT_SECRET applies only to profiles that name it here)',
+};
 
 const schema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',

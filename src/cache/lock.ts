@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { errnoOf, LockError, UNWRITABLE } from '../errors.js';
-import { bootClock, ensureCacheDir, writeFileAtomic, type CachePaths } from './store.js';
+import { bootClock, ensureCacheDir, readCacheFile, writeFileAtomic, type CachePaths } from './store.js';
 
 /** A holder refreshes the lock every UPDATE_MS; a lock untouched for STALE_MS may be taken over. */
 export const STALE_MS = 10_000;
@@ -317,7 +317,12 @@ export function writeOutcome(paths: CachePaths, outcome: Outcome): void {
 
 export function readOutcome(paths: CachePaths): Outcome | undefined {
   try {
-    const o = JSON.parse(readFileSync(paths.outcome, 'utf8')) as Outcome;
+    // The session file's safe read (no FIFO hang, no symlink); one of another user's is not ours.
+    const text = readCacheFile(paths.outcome, (st) => {
+      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new Error('not ours');
+    });
+    if (text === undefined) return undefined;
+    const o = JSON.parse(text) as Outcome;
     return typeof o.at === 'number' && typeof o.ok === 'boolean' ? o : undefined;
   } catch {
     return undefined;

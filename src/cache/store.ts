@@ -15,7 +15,8 @@ import {
   chmodSync,
   unlinkSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Stats } from 'node:fs';
 import { CacheError } from '../errors.js';
 
 export const CACHE_VERSION = 1;
@@ -86,38 +87,67 @@ export function cachePaths(dir: string, key: string): CachePaths {
 export type ReadResult = { session: CachedSession } | { miss: string };
 
 /**
- * Reads a cached session without a lock. Refuses (throws) a file that others may read or that is
- * not ours, since it holds a refresh token; anything unreadable as a session is a miss.
+ * Reads a file of the cache directory safely: O_NOFOLLOW (a planted symlink is refused, not
+ * followed), O_NONBLOCK (a planted FIFO cannot hang the open: without it, open(2) waits for a
+ * writer forever), and only a regular file is read (fstat). `check` sees the file's stat before
+ * its content is read. undefined: the file does not exist. Shared by the session and the
+ * outcome files.
  */
-export function readSession(file: string, expectedKey?: string): ReadResult {
+export function readCacheFile(file: string, check?: (st: Stats) => void): string | undefined {
   let fd: number;
   try {
-    // O_NOFOLLOW: a symlink planted in the cache directory is refused, not followed.
-    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { miss: 'no cached session' };
+    if (code === 'ENOENT') return undefined;
     if (code === 'ELOOP') throw new CacheError(`cache file ${file} is a symbolic link`, { hint: `remove it: rm '${file}'` });
     throw new CacheError(`cannot read cache file ${file}`, { cause: err });
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new CacheError(`cache file ${file} is not a regular file`, { hint: `remove it: rm -r '${file}'` });
-    if (process.platform !== 'win32') {
-      if ((st.mode & 0o077) !== 0) {
-        throw new CacheError(`cache file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)})`, {
-          hint: `its tokens may have leaked; run: chmod 600 '${file}' && oidc-cred logout`,
-        });
-      }
-      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-        throw new CacheError(`cache file ${file} belongs to another user (uid ${st.uid})`, { hint: 'use a cache directory of your own (--cache-dir)' });
-      }
-    }
-    const text = readFileSync(fd, 'utf8');
-    return parseSession(text, expectedKey);
+    check?.(st);
+    // O_NONBLOCK changes nothing for a regular file: reads of it never return EAGAIN.
+    return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The cache directory must be ours and closed to others (docs/configuration.md): checked on the
+ * hot path too, with one stat. Another user's directory is refused; one that others may enter
+ * is a miss here, so that the slow path (which tightens it to 0700) takes over.
+ */
+function dirIsPrivate(dir: string): boolean {
+  if (process.platform === 'win32') return true;
+  const st = statSync(dir);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new CacheError(`cache directory ${dir} belongs to another user (uid ${st.uid})`, { hint: 'use a cache directory of your own (--cache-dir)' });
+  }
+  return (st.mode & 0o077) === 0;
+}
+
+/**
+ * Reads a cached session without a lock. Refuses (throws) a file that others may read or that is
+ * not ours, since it holds a refresh token; anything unreadable as a session is a miss.
+ */
+export function readSession(file: string, expectedKey?: string): ReadResult {
+  const text = readCacheFile(file, (st) => {
+    if (process.platform === 'win32') return;
+    if ((st.mode & 0o077) !== 0) {
+      throw new CacheError(`cache file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)})`, {
+        hint: `its tokens may have leaked; run: chmod 600 '${file}' && oidc-cred logout`,
+      });
+    }
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+      throw new CacheError(`cache file ${file} belongs to another user (uid ${st.uid})`, { hint: 'use a cache directory of your own (--cache-dir)' });
+    }
+  });
+  if (text === undefined) return { miss: 'no cached session' };
+  // After the file: a miss (no file, the usual first call) costs no second system call.
+  if (!dirIsPrivate(dirname(file))) return { miss: 'the cache directory is open to other users' };
+  return parseSession(text, expectedKey);
 }
 
 export function parseSession(text: string, expectedKey?: string): ReadResult {

@@ -4,6 +4,7 @@ import { defaultCacheDir, resolveSettings, type Settings } from '../config/resol
 import { cachePaths, listSessions, readSession, removeSession, type CachedSession } from '../cache/store.js';
 import type { Deps } from '../deps.js';
 import { ConfigError, describeError } from '../errors.js';
+import { escapeControls } from '../infra/log.js';
 import { decodeJwt, sessionPaths } from '../session/read.js';
 import { environment, getToken } from '../session/index.js';
 import { answerTokenCommand } from './answer.js';
@@ -87,8 +88,10 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
     const exp = r.expires_at ? `${r.expires_at.replace(/\.\d+Z$/, 'Z')}${r.valid ? '' : ' (expired)'}` : '-';
     table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token ? 'yes' : 'no']);
   }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  for (const row of table) deps.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  // Claims, issuers and client ids come from outside: their control characters are shown, not obeyed.
+  const cells = table.map((row) => row.map(escapeControls));
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  for (const row of cells) deps.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
   return 0;
 }
 

@@ -52,7 +52,8 @@ async function dockerAction(p: string[], flags: RawOptions, deps: Deps): Promise
 /** `list`: ServerURL → Username for every registry entry of `match` (of --profile, when given). */
 export function listMatches(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' | 'cwd'>): Record<string, string> {
   const config = loadConfigFile({ flags, env: deps.env, home: deps.home, cwd: deps.cwd });
-  const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : deps.env.OIDC_CRED_PROFILE || undefined;
+  // Only the helper's own command line names the profile (docs/configuration.md), never OIDC_CRED_PROFILE.
+  const only = typeof flags.profile === 'string' && flags.profile ? flags.profile : undefined;
   if (only && !config.profiles.has(only)) throw new ConfigError(`config file ${config.path}: no profile named "${only}"`);
   const map: Record<string, string> = {};
   for (const [name, profile] of config.profiles) {

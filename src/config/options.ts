@@ -65,6 +65,6 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionSpec[]>> = 
 };
 
 /** Keys a profile may hold besides the flags. */
-export const PROFILE_ONLY_KEYS = ['match', 'git-username', 'docker-username'] as const;
+export const PROFILE_ONLY_KEYS = ['match', 'git-username', 'docker-username', 'client-secret-env'] as const;
 
 export type RawOptions = Record<string, string | number | boolean | string[] | undefined>;

@@ -1,6 +1,6 @@
 // Which settings serve a request (SPEC §3, §4): flag > environment > profile > default.
 // Pure apart from reading the config file, so that the hot path can use it: no yargs here.
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, NoMatchingProfile } from '../errors.js';
 import { bestMatch, entryProblem, TOOLS, type MatchEntry, type Tool } from './match.js';
@@ -27,10 +27,15 @@ export interface Settings {
   issuer: string;
   clientId: string;
   clientSecretFile: string | undefined;
-  /** The secret itself from OIDC_CRED_CLIENT_SECRET; kept off the enumerable surface by callers. */
+  /** The secret itself, from the variable below; kept off the enumerable surface by callers. */
   clientSecretEnv: string | undefined;
   /** --client-auth; undefined = decided from the provider's token_endpoint_auth_methods_supported. */
   clientAuth: ClientAuthMethod | undefined;
+  /**
+   * The environment variable this profile takes its secret from: OIDC_CRED_CLIENT_SECRET for the
+   * unnamed profile, else only what the profile names as "client-secret-env" (docs/configuration.md).
+   */
+  clientSecretEnvName: string | undefined;
   scopes: string[];
   audience: string | undefined;
   params: Record<string, string>;
@@ -90,11 +95,22 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
   const path = given ? resolvePath(input.cwd, given) : defaultConfigPath(input.env, input.home);
   const empty: ConfigFile = { path, explicit: !!given, exists: false, defaultProfile: undefined, profiles: new Map() };
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !given) return empty;
     throw new ConfigError(`cannot read config file ${path}`, { cause: err });
+  }
+  try {
+    // One fstat of the file already open: the hot path reads this file on every call.
+    refuseForeignFile(fstatSync(fd), path, 'config');
+    text = readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`cannot read config file ${path}`, { cause: err });
+  } finally {
+    closeSync(fd);
   }
   let json: unknown;
   try {
@@ -103,6 +119,30 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
     throw new ConfigError(`config file ${path} is not valid JSON`, { cause: err });
   }
   return { ...validateConfig(json, path), path, explicit: !!given, exists: true };
+}
+
+/**
+ * ssh-style ownership rules (docs/configuration.md): a file another user owns, or one another
+ * user could change (a config file: its `browser-command` would run as us) or read (a secret
+ * file), is refused with the command that fixes it. root may own it: root can change anything of
+ * ours anyway. No such rules on Windows, where these modes mean nothing.
+ */
+export function refuseForeignFile(st: { uid: number; mode: number }, path: string, kind: 'config' | 'secret'): void {
+  if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
+  const what = kind === 'config' ? 'config file' : 'client secret file';
+  const fix = kind === 'config' ? 'chmod go-w' : 'chmod 600';
+  if (st.uid !== process.getuid() && st.uid !== 0) {
+    throw new ConfigError(`${what} ${path} belongs to another user (uid ${st.uid})`, {
+      hint: `use a copy of your own: cp '${path}' NEWFILE && ${fix} NEWFILE`,
+    });
+  }
+  const mode = (st.mode & 0o777).toString(8).padStart(3, '0');
+  if (kind === 'config' && (st.mode & 0o022) !== 0) {
+    throw new ConfigError(`${what} ${path} can be changed by other users (mode ${mode})`, { hint: `run: ${fix} '${path}'` });
+  }
+  if (kind === 'secret' && (st.mode & 0o077) !== 0) {
+    throw new ConfigError(`${what} ${path} is open to other users (mode ${mode}); the secret may have leaked`, { hint: `run: ${fix} '${path}', and rotate the secret` });
+  }
 }
 
 function validateConfig(json: unknown, path: string): Pick<ConfigFile, 'defaultProfile' | 'profiles'> {
@@ -128,6 +168,7 @@ function validateConfig(json: unknown, path: string): Pick<ConfigFile, 'defaultP
         if (key === 'match') {
           values.match = checkMatch(value, (what) => fail(`${at}.match`, what));
         } else if (typeof value !== 'string') fail(`${at}.${key}`, 'must be a string');
+        else if (key === 'client-secret-env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) fail(`${at}.${key}`, 'must be the name of an environment variable');
         else values[key] = value;
         continue;
       }
@@ -196,7 +237,11 @@ function checkValue(spec: OptionSpec, value: unknown, fail: (what: string) => ne
 /** Picks the profile (SPEC §4) and layers flag > env > profile > default. */
 export function resolveSettings(input: ResolveInput): Settings {
   const config = loadConfigFile(input);
-  const explicit = str(input.flags.profile) ?? nonEmpty(input.env.OIDC_CRED_PROFILE);
+  // git and docker helpers are often wired for every host: an exported variable must not pick
+  // their provider or profile (docs/configuration.md), so only their own command line does.
+  const helper = input.purpose === 'git' || input.purpose === 'docker';
+  const env = (key: string): string | undefined => (helper && PROVIDER_ENV.has(key) ? undefined : nonEmpty(input.env[key]));
+  const explicit = str(input.flags.profile) ?? env('OIDC_CRED_PROFILE');
   let name: string | undefined;
   if (explicit) {
     if (!config.profiles.has(explicit)) {
@@ -213,13 +258,18 @@ export function resolveSettings(input: ResolveInput): Settings {
       input.purpose,
     );
     name = hit?.[0];
-    if (!name && input.purpose !== 'kube') {
-      // git and docker: a request no profile claims is not ours, unless the command line or the
-      // environment alone say which provider to use (credential.<url>.helper scoped by git).
-      if (!hasOwnProvider(input)) throw new NoMatchingProfile(`no profile matches ${input.url}`);
+    if (!name && !hasOwnProvider(input, env)) {
+      // git and docker: a request no profile claims is not ours, unless the helper's own command
+      // line says which provider to use (credential.<url>.helper, scoped by git).
+      if (input.purpose !== 'kube') throw new NoMatchingProfile(`no profile matches ${input.url}`);
+      // kube with cluster info: never default-profile alone, or a kubeconfig user entry shared
+      // by several clusters would carry one cluster's token to another (docs/configuration.md).
+      throw new ConfigError(`no profile matches the cluster ${input.url}${config.exists ? ` in ${config.path}` : ''}`, {
+        hint: "add the server to a profile's \"match\", or name the profile in the kubeconfig exec args (--profile NAME)",
+      });
     }
   }
-  if (!name && !hasOwnProvider(input)) {
+  if (!name && !hasOwnProvider(input, env) && !(input.url && input.purpose !== 'other')) {
     name = config.defaultProfile ?? (config.profiles.size === 1 ? [...config.profiles.keys()][0] : undefined);
   }
   const profile: ProfileValues = name ? config.profiles.get(name)! : {};
@@ -229,8 +279,8 @@ export function resolveSettings(input: ResolveInput): Settings {
     const flag = input.flags[key];
     if (flag !== undefined) return flag;
     const spec = SPEC_BY_NAME.get(key);
-    const envValue = spec?.env ? input.env[spec.env] : undefined;
-    if (spec && envValue !== undefined && envValue !== '') return fromEnv(spec, envValue);
+    const envValue = spec?.env ? env(spec.env) : undefined;
+    if (spec && envValue !== undefined) return fromEnv(spec, envValue);
     return profile[key];
   };
   // Paths from the config file are relative to it; paths from flags relative to the cwd.
@@ -243,9 +293,13 @@ export function resolveSettings(input: ResolveInput): Settings {
 
   const issuer = str(pick('issuer'));
   const clientId = str(pick('client-id'));
-  const where = name ? `profile "${name}" of ${config.path}` : 'the command line and environment';
+  const where = name ? `profile "${name}" of ${config.path}` : helper ? 'the command line' : 'the command line and environment';
   if (!issuer) throw new ConfigError(`no issuer configured in ${where}`, { hint: 'pass --issuer URL, set OIDC_CRED_ISSUER, or add a profile to the config file' });
   if (!clientId) throw new ConfigError(`no client ID configured in ${where}`, { hint: 'pass --client-id, set OIDC_CRED_CLIENT_ID, or add "client-id" to the profile' });
+
+  // The secret in the environment is for one provider only: the unnamed profile's, or a
+  // profile's that names its variable; never every profile's (docs/configuration.md).
+  const secretEnvName = name ? str(profile['client-secret-env']) : 'OIDC_CRED_CLIENT_SECRET';
 
   const scopes = words(pick('scope'), /\s+/);
   const ports = words(pick('port'), /[\s,]+/).map((p) => {
@@ -276,7 +330,8 @@ export function resolveSettings(input: ResolveInput): Settings {
     issuer,
     clientId,
     clientSecretFile: path('client-secret-file'),
-    clientSecretEnv: nonEmpty(input.clientSecretFromArgs) ?? nonEmpty(input.env.OIDC_CRED_CLIENT_SECRET),
+    clientSecretEnv: (name ? undefined : nonEmpty(input.clientSecretFromArgs)) ?? (secretEnvName ? nonEmpty(input.env[secretEnvName]) : undefined),
+    clientSecretEnvName: secretEnvName,
     clientAuth,
     scopes: scopes.length ? scopes : ['openid', 'offline_access'],
     audience: str(pick('audience')),
@@ -310,10 +365,13 @@ export function verboseFrom(flags: RawOptions, env: ResolveInput['env']): boolea
   return v !== undefined && v !== '' && fromEnv(SPEC_BY_NAME.get('verbose')!, v) === true;
 }
 
-/** Issuer and client ID given on the command line or in the environment make a profile of their own. */
-function hasOwnProvider(input: ResolveInput): boolean {
-  const issuer = str(input.flags.issuer) ?? nonEmpty(input.env.OIDC_CRED_ISSUER);
-  const client = str(input.flags['client-id']) ?? nonEmpty(input.env.OIDC_CRED_CLIENT_ID);
+/** Environment variables that name a provider or profile: ignored by the git and docker helpers. */
+const PROVIDER_ENV: ReadonlySet<string> = new Set(['OIDC_CRED_PROFILE', 'OIDC_CRED_ISSUER', 'OIDC_CRED_CLIENT_ID']);
+
+/** Issuer and client ID given on the command line (or, except for git and docker, the environment) make a profile of their own. */
+function hasOwnProvider(input: ResolveInput, env: (key: string) => string | undefined): boolean {
+  const issuer = str(input.flags.issuer) ?? env('OIDC_CRED_ISSUER');
+  const client = str(input.flags['client-id']) ?? env('OIDC_CRED_CLIENT_ID');
   return !!issuer && !!client;
 }
 

@@ -43,6 +43,8 @@ export interface BrowserOptions {
   command: string | undefined;
   log: Logger;
   env: Readonly<Record<string, string | undefined>>;
+  /** The variable the profile takes its client secret from ("client-secret-env"), if any. */
+  secretEnv?: string | undefined;
 }
 
 /** Starts the browser and returns at once; a failure to open is only a warning (the URL is on stderr). */
@@ -64,7 +66,7 @@ export async function openBrowser(url: string, opts: BrowserOptions): Promise<vo
       stdio: ['ignore', 2, 2],
       // Its own process group: a Ctrl-C meant for oidc-cred does not close the user's browser.
       detached: true,
-      env: childEnv(opts.env),
+      env: childEnv(opts.env, opts.secretEnv),
     });
     child.on('error', (err) => warn(err.message));
     child.on('exit', (code, sig) => {
@@ -75,6 +77,10 @@ export async function openBrowser(url: string, opts: BrowserOptions): Promise<vo
     return;
   }
   try {
+    // `open` spawns xdg-open (which starts the browser) with process.env and takes no env of its
+    // own: take the secrets out of process.env itself. Their values are already in the resolved
+    // settings, and nothing reads them from the environment again.
+    for (const name of secretNames(opts.secretEnv)) delete process.env[name];
     const { default: open } = await import('open');
     const child = await open(url, { wait: false });
     // The bundled xdg-open exits 3 when there is no desktop, while the promise resolves.
@@ -88,11 +94,17 @@ export async function openBrowser(url: string, opts: BrowserOptions): Promise<vo
   }
 }
 
-/** The browser gets our environment minus anything of ours that could hold a secret. */
-export function childEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+/** Variables that may hold a client secret: ours, and the one a profile names. */
+function secretNames(extra: string | undefined): string[] {
+  return extra && extra !== 'OIDC_CRED_CLIENT_SECRET' ? ['OIDC_CRED_CLIENT_SECRET', extra] : ['OIDC_CRED_CLIENT_SECRET'];
+}
+
+/** Every child (browser, git, kubectl) gets our environment minus anything that could hold a client secret. */
+export function childEnv(env: Readonly<Record<string, string | undefined>>, secretEnv?: string): Record<string, string> {
+  const drop = new Set(secretNames(secretEnv));
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || k === 'OIDC_CRED_CLIENT_SECRET') continue;
+    if (v === undefined || drop.has(k)) continue;
     out[k] = v;
   }
   return out;

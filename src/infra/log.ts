@@ -12,6 +12,21 @@ const PAIRS =
   /\b(access_token|refresh_token|id_token|device_code|client_secret|code|code_verifier|password|credential|assertion)(=|"\s*:\s*")([^\s&"',;}]+)/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
 
+// Terminal control: C0 controls but tab and newline (ESC starts OSC 52 clipboard writes, title
+// changes and line erasing; CR overwrites a line), DEL, C1 controls (U+009B is a one-character
+// CSI), and the bidi embeddings, overrides and isolates that reorder what is shown (Unicode
+// UAX #9; CVE-2021-42574 "Trojan Source").
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Shows every terminal control character of text from outside as a visible `\xNN` / `\uNNNN` escape. */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
 export class Logger {
   readonly #secrets = new Set<string>();
   #announced = new Set<string>();
@@ -36,7 +51,7 @@ export class Logger {
 
   /** A line for the user. */
   info(line: string): void {
-    this.out.write(`${this.redact(line)}\n`);
+    this.out.write(`${escapeControls(this.redact(line))}\n`);
   }
 
   /**
@@ -61,11 +76,11 @@ export class Logger {
 
   debug(line: string | (() => string)): void {
     if (!this.verbose) return;
-    this.out.write(`oidc-cred[debug] ${this.redact(typeof line === 'function' ? line() : line)}\n`);
+    this.out.write(`oidc-cred[debug] ${escapeControls(this.redact(typeof line === 'function' ? line() : line))}\n`);
   }
 
   /** Unredacted on purpose: only for lines already built from redacted parts, e.g. raw URLs the user must open. */
   raw(line: string): void {
-    this.out.write(`${line}\n`);
+    this.out.write(`${escapeControls(line)}\n`);
   }
 }

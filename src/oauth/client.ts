@@ -2,11 +2,11 @@
 // discovery, PKCE, state, iss, nonce, ID-token claims) and undici's fetch. Loaded only on the
 // slow path. Every failure becomes one ProviderError/LoginError line without secrets.
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../cache/store.js';
 import * as oauth from 'oauth4webapi';
-import type { Settings } from '../config/resolve.js';
+import { refuseForeignFile, type Settings } from '../config/resolve.js';
 import { ConfigError, LoginError, OidcCredError, ProviderError, RefreshRejectedError } from '../errors.js';
 import { createFetch, type FetchLike } from '../infra/http.js';
 import type { Logger } from '../infra/log.js';
@@ -49,12 +49,24 @@ export function isLoopbackHost(hostname: string): boolean {
 /** The client secret, from the file or OIDC_CRED_CLIENT_SECRET; never from a flag value. */
 export function readClientSecret(s: Settings): string | undefined {
   if (s.clientSecretFile) {
+    let fd: number;
     try {
-      const v = readFileSync(s.clientSecretFile, 'utf8').trim();
-      if (v) return v;
+      fd = openSync(s.clientSecretFile, 'r');
     } catch (err) {
       throw new ConfigError(`cannot read the client secret file ${s.clientSecretFile}`, { cause: err });
     }
+    let v: string;
+    try {
+      // ssh-style: one that others can read, or that another user owns, is refused (docs/configuration.md).
+      refuseForeignFile(fstatSync(fd), s.clientSecretFile, 'secret');
+      v = readFileSync(fd, 'utf8').trim();
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(`cannot read the client secret file ${s.clientSecretFile}`, { cause: err });
+    } finally {
+      closeSync(fd);
+    }
+    if (v) return v;
     throw new ConfigError(`the client secret file ${s.clientSecretFile} is empty`);
   }
   return s.clientSecretEnv;
@@ -89,6 +101,7 @@ export async function connect(s: Settings, deps: ConnectDeps, opts: ConnectOptio
   const cache = metadataCache(opts.cacheDir, issuer.href);
   const cached = opts.fresh ? undefined : cache?.read();
   const as = cached ?? (await discover(issuer, req));
+  if (insecure) requireLoopbackEndpoints(as, issuer);
   if (!cached) cache?.write(as);
   suspect = false;
   const secret = readClientSecret(s);
@@ -153,6 +166,33 @@ function metadataCache(dir: string | undefined, issuer: string): { read(): oauth
 export function defaultClientAuth(as: Pick<oauth.AuthorizationServer, 'token_endpoint_auth_methods_supported'>): 'basic' | 'post' {
   const methods = as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
   return !methods.includes('client_secret_basic') && methods.includes('client_secret_post') ? 'post' : 'basic';
+}
+
+/**
+ * A plain-http issuer is allowed only on loopback, where no one on the network can read the
+ * traffic; its metadata must not then send the code, the verifier, the refresh token or the
+ * client secret in cleartext to another host (docs/configuration.md). Every endpoint
+ * (RFC 8414 §2: the `*_endpoint` members and `jwks_uri`, also under RFC 8705's
+ * `mtls_endpoint_aliases`) must be on a loopback address too.
+ */
+function requireLoopbackEndpoints(as: oauth.AuthorizationServer, issuer: URL): void {
+  const check = (key: string, value: unknown): void => {
+    if (!(key.endsWith('_endpoint') || key === 'jwks_uri') || typeof value !== 'string') return;
+    let host: string;
+    try {
+      host = new URL(value).hostname;
+    } catch {
+      host = '';
+    }
+    if (!isLoopbackHost(host)) {
+      throw new ProviderError(`the plain-http issuer ${issuer.origin} names ${key} ${JSON.stringify(value)}, which is not on a loopback address`, {
+        hint: 'a plain-http provider must keep every endpoint on 127.0.0.1 or ::1; use https:// for anything else',
+      });
+    }
+  };
+  for (const [k, v] of Object.entries(as)) check(k, v);
+  const aliases = (as as Record<string, unknown>).mtls_endpoint_aliases;
+  if (aliases && typeof aliases === 'object') for (const [k, v] of Object.entries(aliases)) check(k, v);
 }
 
 /** OIDC discovery, falling back to RFC 8414 metadata (SPEC §3). */

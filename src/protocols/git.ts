@@ -12,7 +12,32 @@ export const MAX_LINE = 64 * 1024;
  * was fine, the input was not.
  */
 export class GitProtocolError extends OidcCredError {
-  override readonly code = 'GIT_PROTOCOL';
+  override readonly code: string = 'GIT_PROTOCOL';
+}
+
+/**
+ * A `host=` (or the host of a `url=`) that is not a plain host name[:port] or IP literal: `@`,
+ * `\\`, whitespace, percent-encoding, non-ASCII look-alikes. Such a value could be re-parsed into
+ * another host than the one git will talk to, so it gets nothing — like a request no profile
+ * matches, but with a one-line note (docs/configuration.md).
+ */
+export class GitHostRejected extends GitProtocolError {
+  override readonly code = 'GIT_HOST_REJECTED';
+}
+
+// RFC 1123 labels (letters, digits, hyphens; `_` too, as internal names use it), or an IP
+// literal in brackets (RFC 3986 §3.2.2); an optional port.
+const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const HOST_PORT = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*\\.?|\\[[0-9A-Fa-f:.]{2,45}\\])(?::(\\d{1,5}))?$`);
+
+export function isValidGitHost(host: string): boolean {
+  const m = host.length <= 260 ? HOST_PORT.exec(host) : null;
+  return !!m && (m[1] === undefined || Number(m[1]) <= 65535);
+}
+
+function refuseHost(host: string): never {
+  const shown = JSON.stringify(host.length > 80 ? `${host.slice(0, 77)}...` : host);
+  throw new GitHostRejected(`ignoring git's request for host ${shown}: not a host name or IP address`);
 }
 
 export interface GitRequest {
@@ -56,6 +81,8 @@ export function parseGitInput(text: string): GitRequest {
   }
   const protocol = attrs.get('protocol');
   const host = attrs.get('host');
+  // Before any matching: a host that is not plainly one host is nobody's (issue 10 item 12).
+  if (host !== undefined && !isValidGitHost(host)) refuseHost(host);
   const path = attrs.get('path');
   const url = protocol && host ? `${protocol}://${host}/${path ?? ''}` : undefined;
   return { attrs, lists, url, capabilities: new Set(lists.get('capability') ?? []) };
@@ -75,6 +102,14 @@ function expandUrl(value: string, attrs: Map<string, string>): void {
     u = new URL(value);
   } catch {
     return; // git would die here; an unparsable URL is simply not ours
+  }
+  // The URL parser "fixes" an authority such as `h.example\\@evil.test` or fullwidth letters into
+  // a clean host: check what was sent, not what it was parsed into.
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(value)?.[1];
+  if (authority !== undefined) {
+    const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+    // Two `@`: git splits at the first, curl and the URL parser at the last — two different hosts.
+    if (authority.includes('\\') || authority.indexOf('@') !== authority.lastIndexOf('@') || !isValidGitHost(hostPort)) refuseHost(hostPort); // never the user info: it may hold a password
   }
   for (const k of URL_PARTS) attrs.delete(k);
   const set = (key: (typeof URL_PARTS)[number], v: string): void => {

@@ -201,8 +201,8 @@ describe('git-credential-oidc-cred get with a login', () => {
     const fresh = sandbox(p);
     try {
       const noisy = `sh -c 'echo browser-noise-on-stdout; echo browser-noise-on-stderr >&2; exec "$@"' sh ${fresh.browserCommand()}`;
-      const env = { ...fresh.env, OIDC_CRED_ISSUER: p.issuer, OIDC_CRED_CLIENT_ID: p.publicClientId, OIDC_CRED_CACHE_DIR: fresh.cacheDir, BROWSER: noisy, OIDC_CRED_TIMEOUT: '30' };
-      const r = await run(BIN.git, ['get'], { env, cwd: fresh.dir, input: 'protocol=https\nhost=anything.example\n\n', timeoutMs: 40_000 });
+      const env = { ...fresh.env, OIDC_CRED_CACHE_DIR: fresh.cacheDir, BROWSER: noisy, OIDC_CRED_TIMEOUT: '30' };
+      const r = await run(BIN.git, ['--issuer', p.issuer, '--client-id', p.publicClientId, 'get'], { env, cwd: fresh.dir, input: 'protocol=https\nhost=anything.example\n\n', timeoutMs: 40_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(fresh.browserRuns().length, 1, 'the browser ran');
       assert.match(r.stdout, /^username=oauth2\npassword=[^\n]{16,}\npassword_expiry_utc=\d+\n$/);

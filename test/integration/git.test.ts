@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
 import { startGitServer, type GitServer } from '../../demo/git-server.ts';
-import { gitEnv, withHelper } from '../support/git.ts';
+import { gitEnv, providerHelper, withHelper } from '../support/git.ts';
 
 let p: TestProvider;
 let server: GitServer;
@@ -35,7 +35,7 @@ function fresh(): Sandbox {
 
 let n = 0;
 /** helper null: no -c, only the git config files (the isolated HOME's ~/.gitconfig) decide. */
-function clone(sb: Sandbox, env: Record<string, string>, helper: string | null = 'oidc-cred'): Promise<RunResult> {
+function clone(sb: Sandbox, env: Record<string, string>, helper: string | null = providerHelper(p)): Promise<RunResult> {
   const dest = join(sb.dir, `clone-${++n}`);
   const args = ['clone', '-q', server.url, dest];
   return runCommand('git', helper === null ? args : withHelper(helper, args), { env, cwd: sb.dir, timeoutMs: 60_000 });
@@ -53,7 +53,7 @@ function session(sb: Sandbox): Record<string, unknown> {
 describe('git clone through credential.helper=oidc-cred', () => {
   it('logs in once through the browser; a second clone makes no request to the provider', async () => {
     const sb = fresh();
-    const env = gitEnv(sb, p);
+    const env = gitEnv(sb);
     const first = await clone(sb, env);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(sb.browserRuns().length, 1, 'one browser run');
@@ -71,7 +71,7 @@ describe('git clone through credential.helper=oidc-cred', () => {
 
   it('8 parallel clones with no session: all succeed, one authorization, one browser run', async () => {
     const sb = fresh();
-    const env = gitEnv(sb, p);
+    const env = gitEnv(sb);
     const results = await Promise.all(Array.from({ length: 8 }, () => clone(sb, env)));
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     assert.equal(p.counts.authorization, 1, 'one authorization request');
@@ -83,7 +83,7 @@ describe('git clone through credential.helper=oidc-cred', () => {
 
   it('the server rejects our token → git erases it → the next clone recovers through a refresh, without a new login', async () => {
     const sb = fresh();
-    const env = gitEnv(sb, p);
+    const env = gitEnv(sb);
     const login = await clone(sb, env);
     assert.equal(login.code, 0, login.stderr);
     const token = session(sb).access_token;
@@ -128,7 +128,7 @@ describe('profiles with match, and options before the action', () => {
   it('credential.helper="oidc-cred --profile work" serves the profile even where its match does not reach', async () => {
     const sb = fresh();
     writeConfig(sb, { work: profile(sb, ['https://git.example.com/']) });
-    const env = gitEnv(sb, p, { provider: false });
+    const env = gitEnv(sb);
     delete env.OIDC_CRED_CACHE_DIR;
     delete env.BROWSER;
 
@@ -148,7 +148,7 @@ describe('profiles with match, and options before the action', () => {
   it('oidc-cred setup git --write wires the global git config so that a plain clone works', async () => {
     const sb = fresh();
     writeConfig(sb, { work: profile(sb, [`${server.url}/`]), other: profile(sb, ['https://elsewhere.example/']) }, { 'default-profile': 'other' });
-    const env = gitEnv(sb, p, { provider: false });
+    const env = gitEnv(sb);
     delete env.OIDC_CRED_CACHE_DIR;
     delete env.BROWSER;
 

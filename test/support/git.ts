@@ -20,11 +20,13 @@ export function linkedBinDir(): string {
 
 /**
  * Environment for real git runs: isolated HOME (no user or system config), never a terminal
- * prompt, and oidc-cred pointed at the test provider through the environment alone (SPEC §3).
+ * prompt. The provider comes from the helper's own command line (`providerHelper`) or a config
+ * file, never from the environment: git's helper ignores OIDC_CRED_ISSUER and friends
+ * (docs/configuration.md).
  */
-export function gitEnv(sb: Sandbox, p: TestProvider, opts: { provider?: boolean; browserFlags?: string } = {}): Record<string, string> {
+export function gitEnv(sb: Sandbox, opts: { browserFlags?: string } = {}): Record<string, string> {
   mkdirSync(sb.home, { recursive: true });
-  const env: Record<string, string> = {
+  return {
     ...sb.env,
     PATH: `${linkedBinDir()}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     GIT_TERMINAL_PROMPT: '0',
@@ -35,11 +37,11 @@ export function gitEnv(sb: Sandbox, p: TestProvider, opts: { provider?: boolean;
     // A bound on every login: a broken test fails in seconds instead of hanging git for 300 s.
     OIDC_CRED_TIMEOUT: '30',
   };
-  if (opts.provider !== false) {
-    env.OIDC_CRED_ISSUER = p.issuer;
-    env.OIDC_CRED_CLIENT_ID = p.publicClientId;
-  }
-  return env;
+}
+
+/** `credential.helper = "oidc-cred --issuer … --client-id …"`: the provider on the helper's own command line. */
+export function providerHelper(p: TestProvider): string {
+  return `oidc-cred --issuer ${p.issuer} --client-id ${p.publicClientId}`;
 }
 
 /** `git -c credential.helper= -c credential.helper=<helper> <args>`: only our helper is asked. */

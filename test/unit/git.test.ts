@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { describeError } from '../../src/errors.ts';
 import { gitSetupCommands, gitUrl, shellWord } from '../../src/commands/setup/git.ts';
-import { erasedSecret, formatGitAnswer, GitProtocolError, MAX_LINE, parseGitInput, type GitRequest } from '../../src/protocols/git.ts';
+import { erasedSecret, formatGitAnswer, GitHostRejected, GitProtocolError, MAX_LINE, parseGitInput, type GitRequest } from '../../src/protocols/git.ts';
 
 const T = 'tok_ABCdef0123456789';
 const EXP = Date.UTC(2030, 0, 1);
@@ -184,4 +184,35 @@ describe('setup git commands', () => {
     assert.equal(gitUrl('ssh://git@h/x'), undefined);
     assert.equal(gitUrl('https://user:pw@h/'), undefined);
   });
+});
+
+describe('git host= is validated strictly before matching (issue 10 item 12)', () => {
+  const refused = [
+    'evil.test@git.example.com',
+    'git.example.com\\@evil.test',
+    'ｇit.example.com',
+    'git%2eexample.com',
+    'git.example.com ',
+    ' git.example.com',
+    'git.example.com\tx',
+    'git.example.com:99999',
+    'git.example.com:',
+    'git.example.com/x',
+    'git..example.com',
+    '[::1',
+    'gït.example.com',
+    '',
+  ];
+  for (const host of refused) {
+    it(`refuses host=${JSON.stringify(host)}`, () => {
+      assert.throws(() => parseGitInput(`protocol=https\nhost=${host}\n`), (e: unknown) => e instanceof GitHostRejected && e instanceof GitProtocolError && /not a host name or IP address/.test(e.message));
+    });
+  }
+  for (const url of ['https://git.example.com\\@evil.test/r', 'https://ｇit.example.com/r', 'https://git%2eexample.com/r', 'https://u@evil.test@git.example.com/']) {
+    it(`refuses url=${url}`, () => assert.throws(() => parseGitInput(`url=${url}\n`), GitHostRejected));
+  }
+  for (const host of ['git.example.com', 'git.example.com:8443', 'h', '127.0.0.1:3000', '[::1]:8080', '[2001:db8::1]', 'my_host.corp', 'git.example.com.']) {
+    it(`accepts host=${host}`, () => assert.equal(parseGitInput(`protocol=https\nhost=${host}\n`).url, `https://${host}/`));
+  }
+  it('accepts a url= with user info', () => assert.equal(parseGitInput('url=https://b%40b:s%3Ar@h.example:444/p\n').attrs.get('host'), 'h.example:444'));
 });

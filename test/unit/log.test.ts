@@ -54,3 +54,18 @@ it("a URL meant for the user keeps its code= (RFC 8628 verification_uri_complete
   assert.equal(out[2], 'oidc-cred: or open http://idp.test/device?code=ABCD]8;;http://evil.test', 'no control characters reach the terminal');
   assert.equal(out[3], 'callback ?code=[redacted]&state=xyz');
 });
+
+it('terminal controls from outside are shown as escapes, never obeyed: C0, DEL, C1, bidi overrides (issue 10 item 6)', () => {
+  const { log, text } = capture();
+  const osc52 = '\u001b]52;c;ZXZpbA==\u0007';
+  log.info(`oidc-cred: the provider refused the login: access_denied: ${osc52}\u001b[2K\rlogged in as admin\u009b31m\u202egnp.exe\u2066x\u2069`);
+  log.debug(`claim \u001b]0;title\u0007`);
+  log.raw(`qr\n\u001b[1mline\u007f\ttab`);
+  const out = text();
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(out, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/, 'no control character left');
+  assert.ok(out.includes('\\x1b]52;c;ZXZpbA==\\x07'), out);
+  assert.ok(out.includes('\\x1b[2K\\x0dlogged in as admin\\x9b31m\\u202egnp.exe\\u2066x\\u2069'), out);
+  assert.ok(out.includes('qr\n\\x1b[1mline\\x7f\ttab\n'), 'newline and tab stay as they are');
+  assert.equal(out.split('\n').length, 5, 'one line per call, plus the QR picture’s own newline');
+});

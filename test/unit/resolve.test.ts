@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -66,9 +66,90 @@ describe('profile by URL (SPEC §4)', () => {
     assert.equal(s.profile, 'reg');
     assert.equal(s.dockerUsername, 'robot');
   });
-  it('kube: the cluster server, else the default profile', () => {
+  it('kube: the cluster server, else the profile of its own args — never default-profile alone', () => {
     assert.equal(resolveSettings(input({ purpose: 'kube', url: 'https://k8s.example.com:6443' })).profile, 'k8s');
-    assert.equal(resolveSettings(input({ purpose: 'kube', url: 'https://other:6443' })).profile, 'work');
+    assert.throws(() => resolveSettings(input({ purpose: 'kube', url: 'https://other:6443' })), /no profile matches the cluster https:\/\/other:6443/);
+    assert.throws(() => resolveSettings(input({ purpose: 'kube', url: 'http://k8s.example.com:6443' })), ConfigError, 'an http:// server gets no default');
+    assert.equal(resolveSettings(input({ purpose: 'kube', url: 'https://other:6443', flags: { config: configFile, profile: 'work' } })).profile, 'work');
+    assert.equal(resolveSettings(input({ purpose: 'kube', url: 'https://other:6443', env: { OIDC_CRED_PROFILE: 'work' } })).profile, 'work', "kubeconfig's exec env is the plugin's own");
+    assert.equal(resolveSettings(input({ purpose: 'kube' })).profile, 'work', 'no cluster info: the default profile');
+  });
+});
+
+describe('git and docker take provider and profile from their own command line only (issue 10 item 4)', () => {
+  for (const purpose of ['git', 'docker'] as const) {
+    const url = purpose === 'git' ? 'https://evil.test/x' : 'evil.test';
+    it(`${purpose}: OIDC_CRED_PROFILE, OIDC_CRED_ISSUER and OIDC_CRED_CLIENT_ID are ignored`, () => {
+      assert.throws(() => resolveSettings(input({ purpose, url, env: { OIDC_CRED_PROFILE: 'work' } })), NoMatchingProfile);
+      assert.throws(() => resolveSettings(input({ purpose, url, env: { OIDC_CRED_ISSUER: 'https://x.example', OIDC_CRED_CLIENT_ID: 'c' } })), NoMatchingProfile);
+      const matched = resolveSettings(input({ purpose, url: purpose === 'git' ? 'https://git.example.com/r' : 'registry.example.com', env: { OIDC_CRED_ISSUER: 'https://x.example', OIDC_CRED_CLIENT_ID: 'c' } }));
+      assert.notEqual(matched.issuer, 'https://x.example', 'the matched profile keeps its own provider');
+      assert.notEqual(matched.clientId, 'c');
+    });
+    it(`${purpose}: the helper's own --profile or --issuer/--client-id still serve`, () => {
+      assert.equal(resolveSettings(input({ purpose, url, flags: { config: configFile, profile: 'work' } })).profile, 'work');
+      const s = resolveSettings(input({ purpose, url, flags: { config: configFile, issuer: 'https://x.example', 'client-id': 'c' } }));
+      assert.equal(s.issuer, 'https://x.example');
+    });
+  }
+  it('other commands still read them', () => {
+    assert.equal(resolveSettings(input({ env: { OIDC_CRED_PROFILE: 'k8s' } })).profile, 'k8s');
+  });
+});
+
+describe('OIDC_CRED_CLIENT_SECRET is for one provider only (issue 10 item 3)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-secretenv-'));
+  const f = join(dir, 'config.json');
+  writeFileSync(
+    f,
+    JSON.stringify({
+      'default-profile': 'plain',
+      profiles: {
+        plain: { issuer: 'https://a.example/', 'client-id': 'a' },
+        ci: { issuer: 'https://b.example/', 'client-id': 'b', 'client-secret-env': 'OIDC_CRED_CLIENT_SECRET' },
+        own: { issuer: 'https://c.example/', 'client-id': 'c', 'client-secret-env': 'MY_CI_SECRET' },
+      },
+    }),
+  );
+  const env = { OIDC_CRED_CLIENT_SECRET: 'shh-secret-value', MY_CI_SECRET: 'other-secret' };
+  const at = (over: Partial<ResolveInput>) => resolveSettings({ flags: { config: f }, env, home: dir, cwd: dir, purpose: 'other', ...over });
+  it('a profile that does not name it does not get it', () => {
+    const s = at({});
+    assert.equal(s.profile, 'plain');
+    assert.equal(s.clientSecretEnv, undefined);
+  });
+  it('a profile that names it gets it; a profile may name any variable', () => {
+    assert.equal(at({ flags: { config: f, profile: 'ci' } }).clientSecretEnv, 'shh-secret-value');
+    const own = at({ flags: { config: f, profile: 'own' } });
+    assert.equal(own.clientSecretEnv, 'other-secret');
+    assert.equal(own.clientSecretEnvName, 'MY_CI_SECRET');
+  });
+  it('the unnamed profile of flags and environment gets it', () => {
+    const s = resolveSettings({ flags: { issuer: 'https://x.example', 'client-id': 'x' }, env, home: join(dir, 'none'), cwd: dir, purpose: 'other' });
+    assert.equal(s.clientSecretEnv, 'shh-secret-value');
+  });
+  it('a bad variable name is a config error', () => {
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ profiles: { x: { 'client-secret-env': 'A B' } } }));
+    assert.throws(() => resolveSettings({ flags: { config: join(dir, 'bad.json') }, env, home: dir, cwd: dir, purpose: 'other' }), /client-secret-env: must be the name of an environment variable/);
+  });
+});
+
+describe('a config file others could write is refused (issue 10 item 10)', { skip: process.platform === 'win32' }, () => {
+  it('group- or world-writable: refused with the chmod that fixes it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-cfgmode-'));
+    const f = join(dir, 'config.json');
+    writeFileSync(f, JSON.stringify({ profiles: { a: { issuer: 'https://a.example/', 'client-id': 'a' } } }));
+    for (const mode of [0o666, 0o620, 0o602]) {
+      chmodSync(f, mode);
+      assert.throws(() => resolveSettings({ flags: { config: f }, env: {}, home: dir, cwd: dir, purpose: 'other' }), (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /can be changed by other users/);
+        assert.match(String(err.hint), /chmod go-w/);
+        return true;
+      });
+    }
+    chmodSync(f, 0o644);
+    assert.equal(resolveSettings({ flags: { config: f }, env: {}, home: dir, cwd: dir, purpose: 'other' }).profile, 'a', 'readable by others is fine');
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -55,6 +56,27 @@ describe('the cache file', () => {
     const link = join(dir, 'link.json');
     symlinkSync(target, link);
     assert.throws(() => readSession(link), /symbolic link/);
+  });
+  it('a FIFO planted as the session file is refused at once, not waited on (issue 10 item 8)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-store-'));
+    const paths = cachePaths(dir, 'k');
+    execFileSync('mkfifo', ['-m', '600', paths.file]);
+    // Without O_NONBLOCK this open(2) waits for a writer forever (the whole test run hangs).
+    assert.throws(() => readSession(paths.file, 'k'), /not a regular file/);
+  });
+  it('the cache directory is checked on every read: open to others is a miss, another user’s is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-store-'));
+    const paths = cachePaths(dir, 'k');
+    writeSession(paths, session());
+    assert.ok('session' in readSession(paths.file, 'k'));
+    chmodSync(dir, 0o755);
+    assert.deepEqual(readSession(paths.file, 'k'), { miss: 'the cache directory is open to other users' });
+    chmodSync(dir, 0o700);
+    if (process.getuid?.() === 0) {
+      chownSync(dir, 65534, 65534);
+      assert.throws(() => readSession(paths.file, 'k'), /cache directory .* belongs to another user \(uid 65534\)/);
+      chownSync(dir, 0, 0);
+    }
   });
   it('corrupt, unknown-version or foreign files are a miss, never a crash', () => {
     for (const text of ['', '{', 'null', '[]', '{"version":2}', JSON.stringify({ ...session(), version: 99 }), JSON.stringify({ ...session(), access_token: 5 })]) {

@@ -26,6 +26,7 @@ import type { RawOptions } from '../../config/options.js';
 import { entryTools } from '../../config/match.js';
 import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
+import { childEnv } from '../../infra/browser.js';
 import { ConfigError, OidcCredError } from '../../errors.js';
 
 export interface GitConfigLine {
@@ -118,7 +119,7 @@ export async function setupGit(flags: RawOptions, deps: Deps): Promise<number> {
 /** Runs git with an argv array, never through a shell. */
 function runGit(args: string[], deps: Deps): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('git', args, { env: { ...deps.env } as NodeJS.ProcessEnv, cwd: deps.cwd, timeout: 30_000 }, (err, _stdout, stderr) => {
+    execFile('git', args, { env: childEnv(deps.env) as NodeJS.ProcessEnv, cwd: deps.cwd, timeout: 30_000 }, (err, _stdout, stderr) => {
       if (!err) return resolve();
       const why = String(stderr).trim().split('\n')[0] || err.message;
       reject(new OidcCredError(`git ${args.slice(0, 4).join(' ')} failed: ${why}`, { cause: err }));

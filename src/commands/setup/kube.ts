@@ -8,6 +8,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import type { RawOptions } from '../../config/options.js';
 import { loadConfigFile } from '../../config/resolve.js';
 import type { Deps } from '../../deps.js';
+import { childEnv } from '../../infra/browser.js';
 import { ConfigError, OidcCredError, UsageError } from '../../errors.js';
 
 export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
@@ -99,7 +100,7 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
 function kubectl(args: string[], deps: Deps): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     // stdout of kubectl ("User … set.") is for people: stderr. stdout holds the snippet only.
-    const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...deps.env } as NodeJS.ProcessEnv });
+    const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(deps.env) as NodeJS.ProcessEnv });
     let err = '';
     child.stdout.on('data', (d: Buffer) => deps.stderr.write(d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
