@@ -1,7 +1,7 @@
 'use strict';
 // Loads dist/entry.cjs the way require() would, but with V8's code cache (dist/entry.cjs.cache,
 // written by the build after a warm-up run). V8 compiles each function on its first call; on a
-// cache hit that compiling was most of oidc-cred's own start-up cost (PERFORMANCE.md). A cache
+// cache hit that compiling was most of oidc-cred's own start-up cost (docs/performance.md). A cache
 // from another Node or V8 version is rejected by V8 and everything is compiled as usual.
 const { readFileSync } = require('node:fs');
 const { join } = require('node:path');

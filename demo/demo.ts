@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       const binDir = join(home, 'bin');
       mkdirSync(binDir);
       symlinkSync(join(ROOT, 'bin', 'git-credential-oidc-cred.cjs'), join(binDir, 'git-credential-oidc-cred'));
-      // The profile serves the git server's URL (SPEC §4 `match`).
+      // The profile serves the git server's URL (docs/configuration.md `match`).
       profile.match = [`${server.origin}/`];
       writeFileSync(join(configDir, 'config.json'), `${JSON.stringify({ 'default-profile': 'demo', profiles: { demo: profile } }, null, 2)}\n`);
       const gitEnv = { ...env, PATH: `${binDir}:${process.env.PATH ?? ''}`, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1' };

@@ -3,7 +3,7 @@
 // oidc-provider renders (form_post, the device-flow pages).
 //
 // Why node:http and not the global fetch: fetch's first use costs ~50 ms of start-up
-// (/work/shared/PERFORMANCE.md), and its keep-alive pool would keep a short-lived script's
+// (docs/performance.md), and its keep-alive pool would keep a short-lived script's
 // event loop busy; `agent: false` here means every socket closes after its response.
 import * as http from 'node:http';
 

@@ -1,6 +1,6 @@
 // A real OpenID provider (oidc-provider 9) on 127.0.0.1 for the integration tests and the demo.
 //
-// Facts this file relies on are in /work/shared/TESTING.md; the choices that are ours are
+// Facts about oidc-provider this file relies on are commented where they are used; the choices that are ours are
 // commented where they are made. Nothing here writes to stdout: stdout belongs to the
 // protocol under test (git/kubectl/docker parse it), and oidc-provider prints NOTICE lines
 // there (see `quietOidcProviderConsole`).
@@ -238,7 +238,7 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
 
   const [Provider, jwk] = await Promise.all([loadProviderClass(), loadSigningKey()]);
 
-  // Listen first, then build the issuer from the real port (TESTING.md): no port race.
+  // Listen first, then build the issuer from the real port: no port race.
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -292,10 +292,10 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
-    // SPEC §2 `status` shows the email from the ID token: put the scope's claims in the ID
+    // README.md, "Commands" `status` shows the email from the ID token: put the scope's claims in the ID
     // token too (as Auth0/Keycloak do), not only at userinfo (OIDC Core §5.4 default).
     conformIdTokenClaims: false,
-    // Auth0's `audience` (SPEC §3 --audience), mapped onto RFC 8707 resource indicators below.
+    // Auth0's `audience` (docs/configuration.md --audience), mapped onto RFC 8707 resource indicators below.
     extraParams: ['audience'],
     async findAccount(_ctx: unknown, sub: string) {
       return sub === accountId ? account : undefined;

@@ -87,7 +87,7 @@ interface Callback {
 }
 
 /**
- * A minimal loopback client (SPEC §9): `/` redirects to the authorization URL, the callback
+ * A minimal loopback client (docs/architecture.md, "The login"): `/` redirects to the authorization URL, the callback
  * with the wrong state gets a 400 and the server keeps waiting, the right one ends it.
  */
 async function loopbackLogin(

@@ -1,4 +1,4 @@
-// The yargs command tree (SPEC §2), loaded only off the hot path: yargs costs 90–140 ms to import.
+// The yargs command tree (README.md, "Commands"), loaded only off the hot path: yargs costs 90–140 ms to import.
 // Options come from the same table as the hot-path parser (config/options.ts), commands from the
 // command list (commands/index.ts). yargs' own messages are replaced by ours: a user should never
 // read "Not enough non-option arguments".

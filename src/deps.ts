@@ -1,5 +1,5 @@
 // Everything main() touches of the outside world, injected so that the same code runs in a
-// terminal, under git, under kubectl, and headless in tests (STYLE habit 4).
+// terminal, under git, under kubectl, and headless in tests (docs/architecture.md).
 import { readSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { InterruptedError, OidcCredError } from './errors.js';

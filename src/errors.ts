@@ -1,4 +1,4 @@
-// Error classes with a stable `code`, a `cause`, and the exit code they map to (SPEC §10).
+// Error classes with a stable `code`, a `cause`, and the exit code they map to (docs/configuration.md, "Exit codes and errors").
 // Messages are single lines that say what was being attempted; `hint` says what to do next.
 // Nothing secret is ever put into a message: callers pass descriptions, never token values.
 
@@ -51,7 +51,7 @@ export class LoginError extends OidcCredError {
   override readonly code: string = 'LOGIN';
 }
 
-/** A login would be needed, but nobody can see it or the user forbade it (SPEC §3). */
+/** A login would be needed, but nobody can see it or the user forbade it (docs/configuration.md). */
 export class NotInteractiveError extends LoginError {
   override readonly code = 'NOT_INTERACTIVE';
 }
@@ -78,7 +78,7 @@ export class NoMatchingProfile extends OidcCredError {
   override readonly code = 'NO_MATCH';
 }
 
-/** Builds the one-line message of SPEC §10: `oidc-cred: <what failed>: <why>. <what to do>` */
+/** Builds the one-line message of docs/configuration.md, "Exit codes and errors": `oidc-cred: <what failed>: <why>. <what to do>` */
 export function describeError(err: unknown): string {
   if (err instanceof OidcCredError) {
     const why = causeText(err.cause);

@@ -59,7 +59,7 @@ export interface KeyInput {
   grant: GrantKind;
 }
 
-/** SHA-256 of the canonical JSON (sorted keys, sorted scopes and params) — SPEC §5. */
+/** SHA-256 of the canonical JSON (sorted keys, sorted scopes and params) — docs/architecture.md. */
 export function sessionKey(k: KeyInput): string {
   const params = Object.fromEntries(Object.entries(k.params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const canonical = JSON.stringify({
@@ -191,7 +191,7 @@ export function ensureCacheDir(dir: string): void {
   }
 }
 
-/** Atomic write: a reader sees the old file or the new one, never a part (SPEC §5). */
+/** Atomic write: a reader sees the old file or the new one, never a part (docs/architecture.md). */
 export function writeSession(paths: CachePaths, session: CachedSession): void {
   writeFileAtomic(paths.dir, paths.file, `${JSON.stringify(session, null, 2)}\n`);
 }

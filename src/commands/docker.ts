@@ -1,4 +1,4 @@
-// docker credential helper actions (SPEC §8, docker/docker-credential-helpers): `get` is a
+// docker credential helper actions (docs/docker.md, docker/docker-credential-helpers): `get` is a
 // token-handing command (plan.ts, shared with the hot path); `store`, `erase` and `list` are here.
 // Stdout carries only the protocol: JSON, docker's "not found" sentence, or a failure's one line.
 import { entryTools, registryKey } from '../config/match.js';
@@ -70,7 +70,7 @@ export function listMatches(flags: RawOptions, deps: Pick<Deps, 'env' | 'home' |
 
 /**
  * `docker logout` sends only the server URL. The access token we hand out for it is dropped (the
- * next `get` refreshes); the refresh token is kept, as for git's erase (SPEC §6). A server no
+ * next `get` refreshes); the refresh token is kept, as for git's erase (docs/git.md). A server no
  * profile matches has nothing of ours to erase: exit 0, as docker logout expects of an idempotent erase.
  */
 async function erase(flags: RawOptions, deps: Deps): Promise<number> {

@@ -1,4 +1,4 @@
-// The one table of options (SPEC §3). The hot-path argv parser (argv.ts) and the yargs CLI
+// The one table of options (docs/configuration.md). The hot-path argv parser (argv.ts) and the yargs CLI
 // (cli.ts) are both built from it, so they can never disagree on a name, an alias or a type.
 
 export type OptionType = 'string' | 'number' | 'boolean' | 'array';

@@ -1,4 +1,4 @@
-// Which settings serve a request (SPEC §3, §4): flag > environment > profile > default.
+// Which settings serve a request (docs/configuration.md): flag > environment > profile > default.
 // Pure apart from reading the config file, so that the hot path can use it: no yargs here.
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
@@ -234,7 +234,7 @@ function checkValue(spec: OptionSpec, value: unknown, fail: (what: string) => ne
   }
 }
 
-/** Picks the profile (SPEC §4) and layers flag > env > profile > default. */
+/** Picks the profile (docs/configuration.md) and layers flag > env > profile > default. */
 export function resolveSettings(input: ResolveInput): Settings {
   const config = loadConfigFile(input);
   // git and docker helpers are often wired for every host: an exported variable must not pick

@@ -1,4 +1,4 @@
-// Opening the login page (SPEC §3, §9). The URL is passed as one argv element, never through a
+// Opening the login page (docs/configuration.md; docs/architecture.md, "The login"). The URL is passed as one argv element, never through a
 // shell; whatever the browser prints goes to our stderr, never to stdout (it belongs to git,
 // kubectl or docker), and the child cannot keep our pipes open after we exit.
 import { spawn } from 'node:child_process';
@@ -110,7 +110,7 @@ export function childEnv(env: Readonly<Record<string, string | undefined>>, secr
   return out;
 }
 
-/** SPEC §3: a login starts only where someone can see it. */
+/** docs/configuration.md: a login starts only where someone can see it. */
 export function canShowLogin(s: { browserCommand: string | undefined }, env: Readonly<Record<string, string | undefined>>, platform: NodeJS.Platform, stderrIsTTY: boolean): boolean {
   if (s.browserCommand) return true;
   if (platform === 'darwin' || platform === 'win32') return true;

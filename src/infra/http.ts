@@ -1,4 +1,4 @@
-// Outbound HTTP for the OAuth calls (docs/configuration.md, "Network"): a fetch for oauth4webapi
+// Outbound HTTP for the OAuth calls (docs/configuration.md, "Options"): a fetch for oauth4webapi
 // that honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through undici), adds CAs from --ca-file and
 // NODE_EXTRA_CA_CERTS, bounds connect, header and body time, never follows a redirect, and reads
 // at most MAX_BODY_BYTES. Loaded only off the cache-hit path.

@@ -1,6 +1,6 @@
 // The one way text reaches stderr. Every line passes through redact(): tokens, codes and
 // secrets seen during the run are registered and replaced, and anything shaped like a JWT or a
-// `token=...` pair is masked even if nobody registered it (STYLE habit 3, SPEC §10).
+// `token=...` pair is masked even if nobody registered it (docs/configuration.md, "Exit codes and errors").
 
 export interface Writable {
   write(s: string): unknown;

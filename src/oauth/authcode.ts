@@ -1,4 +1,4 @@
-// Authorization Code + PKCE through the browser (SPEC §9; RFC 7636 S256, RFC 8252 loopback).
+// Authorization Code + PKCE through the browser (docs/architecture.md, "The login"; RFC 7636 S256, RFC 8252 loopback).
 import * as oauth from 'oauth4webapi';
 import type { Settings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
@@ -35,7 +35,7 @@ export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Dep
     for (const [k, v] of Object.entries(s.params)) if (!RESERVED.has(k)) q.set(k, v);
     lb.setAuthorizationUrl(url.href);
 
-    // Always printed, in case the browser does not open (SPEC §9).
+    // Always printed, in case the browser does not open (docs/architecture.md, "The login").
     deps.log.info(`oidc-cred: log in to ${s.issuer}${s.profile ? ` (profile ${s.profile})` : ''} in your browser: ${lb.startUrl}`);
     deps.log.debug(() => `authorization URL: ${url.origin}${url.pathname}, redirect ${lb.redirectUri}`);
     if (!s.noBrowser) await openBrowser(lb.startUrl, { command: s.browserCommand, log: deps.log, env: deps.env, secretEnv: s.clientSecretEnvName });

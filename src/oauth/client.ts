@@ -195,7 +195,7 @@ function requireLoopbackEndpoints(as: oauth.AuthorizationServer, issuer: URL): v
   if (aliases && typeof aliases === 'object') for (const [k, v] of Object.entries(aliases)) check(k, v);
 }
 
-/** OIDC discovery, falling back to RFC 8414 metadata (SPEC §3). */
+/** OIDC discovery, falling back to RFC 8414 metadata (docs/configuration.md). */
 async function discover(issuer: URL, req: Provider['req']): Promise<oauth.AuthorizationServer> {
   let first: unknown;
   for (const algorithm of ['oidc', 'oauth2'] as const) {

@@ -14,7 +14,7 @@ export const DEFAULT_INTERVAL_S = 5;
 export const SLOW_DOWN_STEP_S = 5;
 
 /**
- * SPEC §3 `--grant auto`: can a browser be opened on this machine? Not over SSH (the browser would
+ * docs/configuration.md `--grant auto`: can a browser be opened on this machine? Not over SSH (the browser would
  * open on the remote machine, if at all), and not on Linux without a graphical session — unless
  * the user named a browser command, which is their statement that it works here.
  */

@@ -1,4 +1,4 @@
-// docker credential helper protocol (SPEC §8, docker/docker-credential-helpers): the server URL
+// docker credential helper protocol (docs/docker.md, docker/docker-credential-helpers): the server URL
 // on stdin for get/erase, JSON on stdout; "credentials not found in native keychain" for an
 // unknown server, as docker expects from every helper (it compares the text exactly).
 import { UsageError } from '../errors.js';

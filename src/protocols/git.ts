@@ -1,4 +1,4 @@
-// git credential helper protocol (SPEC §6, git-credential(1) "INPUT/OUTPUT FORMAT"): `key=value`
+// git credential helper protocol (docs/git.md, git-credential(1) "INPUT/OUTPUT FORMAT"): `key=value`
 // lines until a blank line or EOF; keys ending in `[]` accumulate; `url=` expands into its parts;
 // unknown keys are ignored. Output is protocol lines only.
 import { OidcCredError } from '../errors.js';
@@ -8,7 +8,7 @@ export const MAX_LINE = 64 * 1024;
 
 /**
  * git sent something no git would send (a NUL, a line over MAX_LINE, a newline smuggled into a
- * URL component). Exit 1 with one line on stderr (SPEC §10), not a usage error: the command line
+ * URL component). Exit 1 with one line on stderr (docs/configuration.md, "Exit codes and errors"), not a usage error: the command line
  * was fine, the input was not.
  */
 export class GitProtocolError extends OidcCredError {
@@ -65,7 +65,7 @@ export function parseGitInput(text: string): GitRequest {
     }
     if (line.includes('\0')) throw new GitProtocolError('git sent a line with a NUL byte; refusing the request');
     const eq = line.indexOf('=');
-    if (eq <= 0) continue; // git itself dies on such a line; we ignore it (SPEC §6: unknown is ignored)
+    if (eq <= 0) continue; // git itself dies on such a line; we ignore it (docs/git.md: unknown is ignored)
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
     if (key.endsWith('[]')) {
@@ -146,14 +146,14 @@ const UNSAFE_VALUE = /[\n\r\0]/;
 
 export function formatGitAnswer(a: GitAnswerInput): string {
   const expiry = Math.floor(a.expiresAt / 1000);
-  // Never a word about the token itself in the message (SPEC §10).
+  // Never a word about the token itself in the message (docs/configuration.md, "Exit codes and errors").
   if (UNSAFE_VALUE.test(a.token)) throw new GitProtocolError('the token contains a newline or NUL and cannot be handed to git');
   if (a.request.capabilities.has('authtype')) {
     // git ≥ 2.46: a pre-encoded credential for the Authorization header; we must announce the
     // capability ourselves, and only because git advertised it (git-credential(1)).
     return `capability[]=authtype\nauthtype=Bearer\ncredential=${a.token}\npassword_expiry_utc=${expiry}\n`;
   }
-  // The request's own username wins (SPEC §6): git then sends the one the remote URL names.
+  // The request's own username wins (docs/git.md): git then sends the one the remote URL names.
   const username = a.request.attrs.get('username') || a.username;
   if (UNSAFE_VALUE.test(username)) throw new GitProtocolError('the git username contains a newline or NUL');
   return `username=${username}\npassword=${a.token}\npassword_expiry_utc=${expiry}\n`;

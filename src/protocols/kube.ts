@@ -1,15 +1,15 @@
-// kubectl exec credential plugin (SPEC §7, client-go's ExecCredential): KUBERNETES_EXEC_INFO in,
+// kubectl exec credential plugin (docs/kubernetes.md, client-go's ExecCredential): KUBERNETES_EXEC_INFO in,
 // one ExecCredential JSON object out, in the apiVersion the caller spoke.
 import { OidcCredError } from '../errors.js';
 
 export const KUBE_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'] as const;
 export type KubeVersion = (typeof KUBE_VERSIONS)[number];
-/** client-go sends no KUBERNETES_EXEC_INFO for v1alpha1-era kubeconfigs; SPEC §7: absent → v1beta1. */
+/** client-go sends no KUBERNETES_EXEC_INFO for v1alpha1-era kubeconfigs; docs/kubernetes.md: absent → v1beta1. */
 export const DEFAULT_KUBE_VERSION: KubeVersion = 'client.authentication.k8s.io/v1beta1';
 
 /**
  * KUBERNETES_EXEC_INFO is unusable. Not a UsageError (exit 2): the command line was fine, what
- * kubectl handed over was not — SPEC §10 exit 1, one line (issue 4).
+ * kubectl handed over was not — docs/configuration.md, "Exit codes and errors" exit 1, one line (issue 4).
  */
 export class ExecInfoError extends OidcCredError {
   override readonly code = 'KUBE_EXEC_INFO';
@@ -73,7 +73,7 @@ export function rfc3339(ms: number): string {
 }
 
 /**
- * Exactly SPEC §7's shape, one line. The expiry lets client-go re-run the plugin in time instead
+ * Exactly docs/kubernetes.md's shape, one line. The expiry lets client-go re-run the plugin in time instead
  * of waiting for a 401; without a finite expiry it is left out (client-go then caches until 401).
  */
 export function formatExecCredential(req: Pick<KubeRequest, 'apiVersion'>, token: string, expiresAt: number): string {

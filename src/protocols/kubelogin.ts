@@ -47,7 +47,7 @@ const IGNORED: Readonly<Record<string, boolean>> = {
   'insecure-skip-tls-verify': false,
 };
 
-/** PKCE is always S256 here (SPEC §9): these change nothing, so they are dropped without a word. */
+/** PKCE is always S256 here (docs/architecture.md, "The login"): these change nothing, so they are dropped without a word. */
 const SILENT: Readonly<Record<string, boolean>> = { 'oidc-use-pkce': false, 'oidc-pkce-method': true };
 
 /** Grants that would log in some other way: refused. */
@@ -172,7 +172,7 @@ export function translateKubeloginArgs(argv: string[], warn: (line: string) => v
     }
     switch (name) {
       case 'oidc-client-secret':
-        // SPEC §3: never a flag value. Accept it for compatibility, but hand it on through this
+        // docs/configuration.md: never a flag value. Accept it for compatibility, but hand it on through this
         // process's environment only, and say once that the process list shows it.
         kubeloginMode = true;
         clientSecret = value;
@@ -205,7 +205,7 @@ export function translateKubeloginArgs(argv: string[], warn: (line: string) => v
         }
         break;
       case 'oidc-redirect-url': {
-        // Ours fills the port in (SPEC §3 --redirect-uri); kubelogin's carries it. Keep the rest
+        // Ours fills the port in (docs/configuration.md --redirect-uri); kubelogin's carries it. Keep the rest
         // exactly as written (`http://localhost:8000` has no path, and providers compare strings).
         const m = /^(https?:\/\/)(\[[^\]]*\]|[^/?#:]*)(?::(\d*))?([/?#].*)?$/i.exec(value);
         if (!m) {
@@ -241,7 +241,7 @@ export function translateKubeloginArgs(argv: string[], warn: (line: string) => v
   }
 
   if (scopes.length) {
-    // kubelogin adds its extra scopes to "openid"; ours are added to our default (SPEC §3), so
+    // kubelogin adds its extra scopes to "openid"; ours are added to our default (docs/configuration.md), so
     // that refresh tokens keep coming with offline_access. Duplicates would change the cache key.
     const base = nativeScope ? [] : ['openid', 'offline_access'];
     const all = [...new Set([...base, ...scopes])];

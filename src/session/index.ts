@@ -114,8 +114,8 @@ function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
 }
 
 /**
- * A login starts only where someone can see it (docs/configuration.md, "When a login may
- * start"). An explicitly requested `--grant device` is the one exception: its code goes to stderr
+ * A login starts only where someone can see it (docs/configuration.md, "When a login
+ * starts"). An explicitly requested `--grant device` is the one exception: its code goes to stderr
  * for whoever reads it (a CI log, a wrapper script), and it polls until --timeout.
  */
 export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' | 'stderr'>): void {

@@ -1,4 +1,4 @@
-// Issue 5: the Client Credentials grant against the real test provider, and the CI rule of SPEC §3
+// Issue 5: the Client Credentials grant against the real test provider, and the CI rule of docs/configuration.md
 // (nobody can see a login → fail at once with advice). The client secret is checked for on every
 // stderr and argv by hand: trackLeaks only knows the tokens.
 import assert from 'node:assert/strict';
@@ -129,7 +129,7 @@ describe('client credentials', () => {
   });
 });
 
-describe('CI without a secret (SPEC §3: a login starts only where someone can see it)', () => {
+describe('CI without a secret (docs/configuration.md: a login starts only where someone can see it)', () => {
   for (const grant of ['auto', 'authcode']) {
     it(`--grant ${grant}: no display, no browser command, stderr a pipe, no secret → exit 1 at once with advice, no authorization request`, async () => {
       const sb = fresh();

@@ -75,7 +75,7 @@ describe('login and the hot path', () => {
     sb.cleanup();
   });
 
-  it('the cache directory is 0700 and the session file 0600, and holds what SPEC §5 lists', async () => {
+  it('the cache directory is 0700 and the session file 0600, and holds what docs/architecture.md lists', async () => {
     const sb = fresh();
     const r = await token(sb);
     assert.equal(r.code, 0, r.stderr);
@@ -118,7 +118,7 @@ describe('stdout belongs to the protocol', () => {
   });
 });
 
-describe('one login, one refresh (SPEC §5 invariant)', () => {
+describe('one login, one refresh (docs/architecture.md invariant)', () => {
   it('16 concurrent token processes with no session: one authorization, one code exchange, one browser, one token', async () => {
     const sb = fresh();
     const results = await Promise.all(Array.from({ length: 16 }, () => token(sb)));

@@ -1,4 +1,4 @@
-// Issue 5: the docker credential helper (SPEC §8) as tables with exact stdout, then driven by a real
+// Issue 5: the docker credential helper (docs/docker.md) as tables with exact stdout, then driven by a real
 // client of the protocol — Debian's python3-dockerpycreds — and `oidc-cred setup docker`.
 // Tokens come from the client credentials grant, so that no test needs a person.
 import assert from 'node:assert/strict';

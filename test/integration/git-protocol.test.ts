@@ -1,4 +1,4 @@
-// SPEC §6 at the protocol level, with exact stdout and stderr: bin/git-credential-oidc-cred.cjs is
+// docs/git.md at the protocol level, with exact stdout and stderr: bin/git-credential-oidc-cred.cjs is
 // run as git runs it (options, then the action; the request on stdin). git 2.39 here knows none
 // of password_expiry_utc / capability[] / authtype, so those are proven here, not through git.
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ before(async () => {
     JSON.stringify({
       profiles: {
         work: { ...common, match: ['https://git.example.com/'], 'git-username': 'work-user' },
-        // Same provider and client: the same session (SPEC §5 key), reached only by path.
+        // Same provider and client: the same session (docs/architecture.md key), reached only by path.
         team: { ...common, match: ['https://other.example.com/team/'] },
       },
     }),

@@ -79,7 +79,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describe('kubectl runs oidc-cred kube (SPEC §7)', () => {
+describe('kubectl runs oidc-cred kube (docs/kubernetes.md)', () => {
   for (const apiVersion of [V1, V1BETA1] as const) {
     it(`exec ${apiVersion}, no session: one login, and the API server verifies the ID token it gets`, async () => {
       const sb = fresh();
@@ -91,7 +91,7 @@ describe('kubectl runs oidc-cred kube (SPEC §7)', () => {
       assertApiSaw(1);
       assert.equal(api.subjects[0], 'demo-user');
 
-      // The same plugin answers in kind, from the cache, with what SPEC §7 prescribes.
+      // The same plugin answers in kind, from the cache, with what docs/kubernetes.md prescribes.
       const direct = await plugin(sb, ['kube', ...sb.args()], execInfo(apiVersion));
       assert.equal(direct.code, 0, direct.stderr);
       const cred = JSON.parse(direct.stdout) as { kind: string; apiVersion: string; status: { token: string; expirationTimestamp: string } };
@@ -139,7 +139,7 @@ describe('kubectl runs oidc-cred kube (SPEC §7)', () => {
     assert.equal(p.counts.authorization, 1, 'logged in at the profile that matches the server');
     assert.equal(other.counts.authorization, 0, 'not at the default profile');
 
-    // Without the cluster info, the default profile serves the request (SPEC §4).
+    // Without the cluster info, the default profile serves the request (docs/configuration.md).
     const d = await plugin(sb, [...args, '--non-interactive'], execInfo(V1));
     assert.equal(d.code, 1, 'the default profile has no session');
     assert.equal(d.stdout, '');

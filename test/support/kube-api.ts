@@ -1,5 +1,5 @@
 // A stand-in Kubernetes API server for the kube tests: HTTPS on 127.0.0.1 (client-go hands exec
-// credentials only to TLS servers, TESTING.md) with a throwaway self-signed certificate made here,
+// credentials only to TLS servers) with a throwaway self-signed certificate made here,
 // verifying the bearer token as an API server's OIDC authenticator does (signature from the
 // provider's JWKS, iss, aud = client ID, exp). Answers GET /version; 401 for anything else.
 import { execFileSync } from 'node:child_process';

@@ -1,11 +1,11 @@
 // Issue 5: the pure parts of the device grant — which machines `--grant auto` treats as unable to
-// open a browser (SPEC §3), and when a QR code is drawn.
+// open a browser (docs/configuration.md), and when a QR code is drawn.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { browserCanOpen, qrCode } from '../../src/oauth/device.ts';
 import { Logger } from '../../src/infra/log.ts';
 
-describe('browserCanOpen (SPEC §3 --grant auto)', () => {
+describe('browserCanOpen (docs/configuration.md --grant auto)', () => {
   const table: Array<[string, string | undefined, Record<string, string>, NodeJS.Platform, boolean]> = [
     ['Linux desktop', undefined, { DISPLAY: ':0' }, 'linux', true],
     ['Linux Wayland', undefined, { WAYLAND_DISPLAY: 'wayland-0' }, 'linux', true],

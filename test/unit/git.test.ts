@@ -1,4 +1,4 @@
-// The git attribute parser and answer formatter (SPEC §6, issue 3): examples, then properties over
+// The git attribute parser and answer formatter (docs/git.md, issue 3): examples, then properties over
 // nasty input (random bytes, `==`, lone newlines, repeated [] keys, huge lines).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,5 +1,5 @@
-// SPEC §7 at the protocol level: KUBERNETES_EXEC_INFO parsing, the ExecCredential shape, the
-// kubelogin flag translation, and the setup snippet. Tables with exact outputs (STYLE habit 8).
+// docs/kubernetes.md at the protocol level: KUBERNETES_EXEC_INFO parsing, the ExecCredential shape, the
+// kubelogin flag translation, and the setup snippet. Tables with exact outputs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -78,7 +78,7 @@ describe('parseExecInfo', () => {
 });
 
 describe('formatExecCredential', () => {
-  it('prints exactly the SPEC §7 shape on one line, in the caller’s apiVersion, RFC 3339 expiry', () => {
+  it('prints exactly the docs/kubernetes.md shape on one line, in the caller’s apiVersion, RFC 3339 expiry', () => {
     const at = Date.UTC(2030, 0, 2, 3, 4, 5, 678);
     assert.equal(
       formatExecCredential({ apiVersion: V1 }, 'eyJ.a.b', at),
@@ -192,7 +192,7 @@ describe('translateKubeloginArgs', () => {
 });
 
 describe('setup kube', () => {
-  it('the user entry SPEC §2 and issue 4 describe', () => {
+  it('the user entry README.md, "Commands" and issue 4 describe', () => {
     const s = kubeSetup('work', undefined);
     assert.equal(s.user, 'oidc-cred-work');
     assert.equal(

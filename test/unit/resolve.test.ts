@@ -56,7 +56,7 @@ describe('precedence: flag > environment > profile > default', () => {
   });
 });
 
-describe('profile by URL (SPEC §4)', () => {
+describe('profile by URL (docs/configuration.md)', () => {
   it('git: a matching profile, or nothing to offer', () => {
     assert.equal(resolveSettings(input({ purpose: 'git', url: 'https://git.example.com/org/repo' })).profile, 'work');
     assert.throws(() => resolveSettings(input({ purpose: 'git', url: 'https://github.com/x/y' })), NoMatchingProfile);

@@ -1,5 +1,5 @@
 // oidc-cred setup git [--profile P] [--write] (issue 3): the git config that hands the profile's
-// tokens to git for exactly the URLs the profile matches (SPEC §4), and nowhere else.
+// tokens to git for exactly the URLs the profile matches (docs/configuration.md), and nowhere else.
 //
 // For each http(s) `match` entry U of the profile it emits, in this order:
 //

@@ -1,4 +1,4 @@
-// oidc-cred setup kube [--profile P] [--cluster NAME] [--write] (SPEC §2, issue 4): the kubeconfig
+// oidc-cred setup kube [--profile P] [--cluster NAME] [--write] (README.md, "Commands", issue 4): the kubeconfig
 // `users` entry that makes kubectl (and every client-go program) run `oidc-cred kube`, and the
 // `kubectl config set-credentials` command that writes it. --write lets kubectl itself edit the
 // kubeconfig, so that everything else in the file stays exactly as it was.
@@ -27,7 +27,7 @@ export function kubeSetup(profile: string | undefined, cluster: string | undefin
   if (profile !== undefined && !NAME.test(profile)) throw new UsageError(`--profile "${profile.slice(0, 40)}" is not a usable kubeconfig name`);
   if (cluster !== undefined && !NAME.test(cluster)) throw new UsageError(`--cluster "${cluster.slice(0, 40)}" is not a usable kubeconfig name`);
   const user = profile ? `oidc-cred-${profile}` : 'oidc-cred';
-  // Without --profile the cluster's server picks the profile (SPEC §4), thanks to provideClusterInfo.
+  // Without --profile the cluster's server picks the profile (docs/configuration.md), thanks to provideClusterInfo.
   const args = profile ? ['kube', '--profile', profile] : ['kube'];
   const commands: string[][] = [
     [
