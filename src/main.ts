@@ -16,7 +16,13 @@ export async function main(argv: string[], deps: Deps, kubelogin?: KubeloginTran
       // A token-handing command whose cache missed: refresh or log in without loading the CLI
       // framework (yargs costs 90–140 ms to import).
       const { answerTokenCommand } = await import('./commands/answer.js');
-      const code = await answerTokenCommand(light.positionals, light.options, deps);
+      let code: number | undefined;
+      try {
+        code = await answerTokenCommand(light.positionals, light.options, deps);
+      } catch (err) {
+        if (light.positionals[0] === 'docker') (await import('./commands/docker.js')).failureOnStdout(err, deps);
+        throw err;
+      }
       if (code !== undefined) return code;
     }
     const { runCli } = await import('./cli.js');

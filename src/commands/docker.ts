@@ -15,13 +15,19 @@ export async function docker(p: string[], flags: RawOptions, deps: Deps): Promis
   try {
     return await dockerAction(p, flags, deps);
   } catch (err) {
-    // docker, docker-py, skopeo and podman (docker-credential-helpers' client) show a helper's
-    // stdout as its error and drop its stderr: a reason on stderr alone reaches the user as a
-    // blank message (docs/docker.md "When it fails"). main() still prints it on stderr and
-    // picks the exit code. The line is describeError's, so it holds no token or secret.
-    deps.stdout.write(`${escapeControls(describeError(err))}\n`);
+    failureOnStdout(err, deps);
     throw err;
   }
+}
+
+/**
+ * docker, docker-py, skopeo and podman (docker-credential-helpers' client) show a helper's
+ * stdout as its error and drop its stderr: a reason on stderr alone reaches the user as a blank
+ * message (docs/docker.md "When it fails"). main() still prints it on stderr and picks the exit
+ * code. The line is describeError's, so it holds no token or secret.
+ */
+export function failureOnStdout(err: unknown, deps: Pick<Deps, 'stdout'>): void {
+  deps.stdout.write(`${escapeControls(describeError(err))}\n`);
 }
 
 /** The client prints our line on a terminal: control and bidi characters go as \u escapes. */

@@ -550,7 +550,7 @@ async function checkWiring(s: Settings, deps: Deps, add: (c: Check) => void): Pr
   } catch {
     helpers = {};
   }
-  const registries = [...new Set(s.match.map((m) => registryKey(m)).filter((k): k is string => !!k))];
+  const registries = [...new Set(s.match.filter((m) => entryTools(m).includes('docker')).map((m) => registryKey(m)).filter((k): k is string => !!k))];
   const ours = Object.entries(helpers)
     .filter(([host, h]) => h === 'oidc-cred' && s.match.some((m) => matchScore(m, host) >= 0))
     .map(([host]) => host);

@@ -132,7 +132,7 @@ describe('doctor', () => {
     const dir = join(sb.home, '.config', 'oidc-cred');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'config.json');
-    const profile = { issuer: p.issuer, 'client-id': p.publicClientId, 'cache-dir': sb.cacheDir, match: ['https://git.example.test/'] };
+    const profile = { issuer: p.issuer, 'client-id': p.publicClientId, 'cache-dir': sb.cacheDir, match: ['https://git.example.test/', 'registry.example.test'] };
     writeFileSync(file, JSON.stringify({ profiles: { work: profile, home: profile } }), { mode: 0o600 });
 
     const none = await doctor(sb, []);
@@ -145,7 +145,7 @@ describe('doctor', () => {
     chmodSync(file, 0o664);
     const writable = await doctor(sb, ['--profile', 'work']);
     assert.equal(writable.code, 1);
-    assert.ok(writable.stdout.includes(`problem config: ${file} can be changed by other users (mode 664) (run: chmod go-w ${file})`), writable.stdout);
+    assert.ok(writable.stdout.includes(`problem config: config file ${file} can be changed by other users (mode 664) (run: chmod go-w '${file}')`), writable.stdout);
     chmodSync(file, 0o600);
 
     const unwired = await doctor(sb, ['--profile', 'work']);
@@ -153,7 +153,7 @@ describe('doctor', () => {
     assert.equal(line(unwired.stdout, 'git'), 'note    git: no oidc-cred credential helper for https://git.example.test (if git should use it: oidc-cred setup git --profile work --write)');
 
     assert.match(line(unwired.stdout, 'kubectl'), /^note {4}kubectl: no kubeconfig user runs oidc-cred kube for profile "work" \(if kubectl should use it: oidc-cred setup kube --profile work --cluster NAME --write\)$/);
-    assert.equal(line(unwired.stdout, 'docker'), `note    docker: no credHelpers entry in ${join(sb.home, '.docker', 'config.json')} sends git.example.test to oidc-cred (if docker should use it: oidc-cred setup docker --profile work --write)`);
+    assert.equal(line(unwired.stdout, 'docker'), `note    docker: no credHelpers entry in ${join(sb.home, '.docker', 'config.json')} sends registry.example.test to oidc-cred (if docker should use it: oidc-cred setup docker --profile work --write)`);
 
     for (const tool of ['git', 'kube', 'docker']) {
       const setup = await run(BIN.oidcCred, ['setup', tool, '--profile', 'work', ...(tool === 'kube' ? ['--cluster', 'prod'] : []), '--write'], { env: sb.env });
@@ -163,7 +163,7 @@ describe('doctor', () => {
     assert.equal(wired.code, 0);
     assert.equal(line(wired.stdout, 'git'), 'ok      git: credential.<url>.helper runs oidc-cred for https://git.example.test');
     assert.equal(line(wired.stdout, 'kubectl'), 'ok      kubectl: kubeconfig user oidc-cred-work runs oidc-cred kube');
-    assert.equal(line(wired.stdout, 'docker'), `ok      docker: credHelpers in ${join(sb.home, '.docker', 'config.json')} send git.example.test to oidc-cred`);
+    assert.equal(line(wired.stdout, 'docker'), `ok      docker: credHelpers in ${join(sb.home, '.docker', 'config.json')} send registry.example.test to oidc-cred`);
     sb.cleanup();
   });
 
