@@ -133,7 +133,8 @@ describe('item 3: OIDC_CRED_CLIENT_SECRET is for one provider only', () => {
     const named = await run(BIN.oidcCred, ['token', '--profile', 'ci'], { env: { ...sb.env, MY_CI_SECRET: p.clientSecret } });
     assert.equal(named.code, 0, named.stderr);
     assert.equal(p.counts.token.client_credentials, 2);
-    const notNamed = await run(BIN.oidcCred, ['token', '--profile', 'ci', '--grant', 'client-credentials'], { env: { ...sb.env, OIDC_CRED_CLIENT_SECRET: p.clientSecret, OIDC_CRED_MIN_VALID: '100000' } });
+    // A cache of its own, so that a request must be made (a cached token would answer).
+    const notNamed = await run(BIN.oidcCred, ['token', '--profile', 'ci', '--grant', 'client-credentials', '--cache-dir', join(sb.dir, 'other-cache')], { env: { ...sb.env, OIDC_CRED_CLIENT_SECRET: p.clientSecret } });
     assert.equal(notNamed.code, 1, 'a profile naming another variable does not take OIDC_CRED_CLIENT_SECRET');
     assert.match(notNamed.stderr, /client credentials need a client secret/);
   });
@@ -202,6 +203,10 @@ describe('item 5: no child gets the client secret', () => {
       );
       chmodSync(script, 0o755);
     }
+    // xdg-open asks xdg-mime for the desktop's http handler first; on a machine with a browser
+    // installed (CI installs chromium) that would be the real one. No handler: the fake browsers.
+    writeFileSync(join(bin, 'xdg-mime'), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, 'xdg-mime'), 0o755);
     // No browser-command: the system opener is used. DISPLAY says a browser can be seen.
     writeConfig(sb, { 'default-profile': 'work', profiles: { work: { ...publicProfile(sb), 'browser-command': undefined } } });
     const env = { ...sb.env, PATH: `${bin}:${process.env.PATH}`, DISPLAY: ':99', OIDC_CRED_CLIENT_SECRET: p.clientSecret, CANARY_VARIABLE: 'present' };
