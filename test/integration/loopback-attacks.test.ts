@@ -31,6 +31,8 @@ let p: TestProvider;
 let scriptDir: string;
 let script: string;
 const attackers = new Set<Attacker>();
+/** oidc-cred processes started here and not yet exited: killed (by pid) if a test fails early. */
+const victims = new Set<ChildProcess>();
 
 before(async () => {
   if (skip) return;
@@ -49,6 +51,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
+  for (const c of victims) c.kill('SIGKILL');
   for (const a of attackers) await a.stop();
   await p.close();
   rmSync(scriptDir, { recursive: true, force: true });
@@ -151,9 +154,11 @@ function start(args: string[], env: Record<string, string>): { stderr: () => str
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  victims.add(child);
   const done = new Promise<RunResult>((resolve) =>
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      victims.delete(child);
       assertNoLeak(err, 'stderr of oidc-cred');
       resolve({ code, signal, stdout: out, stderr: err, ms: Date.now() - t0 });
     }),
