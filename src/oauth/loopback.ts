@@ -258,7 +258,14 @@ class BindFailure extends Error {
  * already has the port 127.0.0.1 got), else the first registered port where all of them are
  * free. A host that does not exist here (no IPv6) is left out: nobody else can bind it either.
  */
-async function bindAll(hosts: readonly string[], ports: readonly number[], makeServer: () => Server, log: { debug(s: string): void }): Promise<Bound> {
+export async function bindAll(
+  hosts: readonly string[],
+  ports: readonly number[],
+  makeServer: () => Server,
+  log: { debug(s: string): void },
+  // A test passes a listen that lets a squatter win the race for the second address.
+  listenOn: (server: Server, host: string, port: number) => Promise<number> = listen,
+): Promise<Bound> {
   const failures: BindFailure[] = [];
   const candidates = ports.length ? ports : Array.from({ length: ANY_PORT_ATTEMPTS }, () => 0);
   for (const wanted of candidates) {
@@ -268,7 +275,7 @@ async function bindAll(hosts: readonly string[], ports: readonly number[], makeS
       for (const host of hosts) {
         const server = makeServer();
         try {
-          port = await listen(server, host, port);
+          port = await listenOn(server, host, port);
           servers.push(server);
         } catch (err) {
           const e = err as NodeJS.ErrnoException;

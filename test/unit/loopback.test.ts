@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
-import { HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, portHolder, startLoopback } from '../../src/oauth/loopback.ts';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { bindAll, HEADERS_TIMEOUT_MS, MAX_CONNECTIONS, portHolder, startLoopback } from '../../src/oauth/loopback.ts';
 import { splitCommand } from '../../src/infra/browser.ts';
 
 function get(url: string, opts: { method?: string; host?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -280,6 +281,31 @@ describe('the loopback server', () => {
     } finally {
       for (const s of socks) s.destroy();
       await lb.close();
+    }
+  });
+
+  it('any port: when someone takes [::1] on the port 127.0.0.1 just got, another port is tried, and the first one let go', async () => {
+    const squats: TcpServer[] = [];
+    // The race an attacker watching /proc/net/tcp runs: bind [::1]:PORT between our two binds.
+    const racing = async (server: HttpServer, host: string, port: number): Promise<number> => {
+      if (host === '::1' && squats.length < 3) squats.push(await hold(port, '::1'));
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port, host, exclusive: true }, () => resolve((server.address() as { port: number }).port));
+      });
+    };
+    try {
+      const { servers, port } = await bindAll(['127.0.0.1', '::1'], [], () => createHttpServer(), log, racing);
+      assert.equal(squats.length, 3, 'lost the race three times');
+      assert.ok(!squats.map(portOf).includes(port), 'a port nobody else holds');
+      assert.deepEqual(servers.map((s) => (s.address() as { address: string }).address), ['127.0.0.1', '::1']);
+      for (const s of squats) {
+        const back = await hold(portOf(s), '127.0.0.1'); // our 127.0.0.1 side of a lost race was closed
+        await closeTcp(back);
+      }
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    } finally {
+      await Promise.all(squats.map(closeTcp));
     }
   });
 
