@@ -197,6 +197,31 @@ describe('another local user against the loopback login', { skip }, () => {
     }
   });
 
+  it('item 1, with a real Chromium (which tries ::1 first for localhost): the squatter gets nothing, the login completes', async (t) => {
+    const chromium = ['chromium', 'chromium-browser'].map((n) => spawnSync('sh', ['-c', `command -v ${n}`], { encoding: 'utf8' }).stdout.trim()).find(Boolean);
+    if (!chromium) {
+      process.stderr.write('loopback-attacks.test.ts: Chromium case skipped: no chromium on PATH (apt-get install chromium)\n');
+      return t.skip('no chromium on PATH');
+    }
+    const sb = sandbox(p);
+    const squatted = await freePort();
+    const next = await freePort();
+    const atk = attacker(['squat', String(squatted), p.issuer, p.publicClientId]);
+    try {
+      await atk.waitLine(/^listening /);
+      const chrome = `${chromium} --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=${sb.dir}/chrome --dump-dom`;
+      const r = await run(BIN.oidcCred, ['token', ...base(sb), '--browser-command', chrome, '--redirect-uri', 'http://localhost/callback', '--port', String(squatted), '--port', String(next), '--timeout', '60'], { env: sb.env, timeoutMs: 90_000 });
+      assert.equal(r.code, 0, r.stderr.slice(-2000));
+      assert.ok(await p.userinfo(r.stdout.trim()), 'the token works');
+      // --dump-dom prints the page Chromium ended on (to our stderr): oidc-cred's own.
+      assert.match(r.stderr, /You are logged in\. You can close this tab/);
+      assert.deepEqual(atk.lines.filter((l) => !/^listening /.test(l)), [], 'the attacker saw no request at all');
+    } finally {
+      await atk.stop();
+      sb.cleanup();
+    }
+  });
+
   it('item 1: kubelogin-style get-token (ports 8000/18000, http://localhost) skips 8000 when [::1]:8000 is squatted', async (t) => {
     if (!(await isFree(8000)) || !(await isFree(18000))) return t.skip('port 8000 or 18000 is in use on this machine');
     const sb = sandbox(p);
