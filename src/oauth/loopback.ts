@@ -102,11 +102,13 @@ export async function startLoopback(opts: LoopbackOptions): Promise<Loopback> {
       if (phase !== 'busy' && s !== sock) {
         conns.delete(s);
         s.destroy();
+        opts.log.debug(`${MAX_CONNECTIONS} connections open: dropped the oldest one not being answered`);
         return;
       }
     }
     conns.delete(sock);
     sock.destroy();
+    opts.log.debug(`${MAX_CONNECTIONS} connections being answered: refused a new one`);
   }
 
   const { servers, port } = await bindAll(hosts, opts.ports, makeServer, opts.log);

@@ -254,7 +254,7 @@ describe('the loopback server', () => {
     }
   });
 
-  it(`slowloris: at most ${MAX_CONNECTIONS} connections, slow heads dropped within ${HEADERS_TIMEOUT_MS} ms, the real callback still served`, async () => {
+  it(`slowloris: at most ${MAX_CONNECTIONS} connections (the oldest slow one dropped at once), slow heads dropped after ${HEADERS_TIMEOUT_MS} ms, the real callback still served`, async () => {
     const lb = await startLoopback({ ports: [], redirectUri: undefined, expectedState: 'slow', log });
     const port = Number(new URL(lb.startUrl).port);
     const socks: Socket[] = [];
@@ -267,7 +267,7 @@ describe('the loopback server', () => {
         socks.push(s);
       }
       // Over the cap, the oldest slow heads are dropped at once.
-      const early = await Promise.all(socks.slice(0, 8).map((s) => closedWithin(s, 1000)));
+      const early = await Promise.all(socks.slice(0, 8).map((s) => closedWithin(s, HEADERS_TIMEOUT_MS / 2)));
       assert.deepEqual(early, early.map(() => true), 'the 8 oldest were evicted');
       const waiting = lb.waitForCallback(new AbortController().signal, 10_000);
       const answer = get(`http://127.0.0.1:${port}/callback?state=slow&code=real`);
@@ -275,9 +275,11 @@ describe('the loopback server', () => {
       assert.equal(cb.params.get('code'), 'real');
       await cb.finish(true, 'ok');
       assert.equal((await answer).status, 200);
-      const rest = await Promise.all(socks.slice(8).map((s) => closedWithin(s, HEADERS_TIMEOUT_MS + 2000)));
+      // Generous bounds (a loaded machine delays timers); before, a silent connection stayed
+      // open for good and a slow head ~30 s.
+      const rest = await Promise.all(socks.slice(8).map((s) => closedWithin(s, 15_000)));
       assert.deepEqual(rest, rest.map(() => true), 'every slow head is closed by the server');
-      assert.ok(Date.now() - t0 < HEADERS_TIMEOUT_MS + 3000, `closed after ${Date.now() - t0} ms`);
+      assert.ok(Date.now() - t0 < 15_000, `closed after ${Date.now() - t0} ms`);
     } finally {
       for (const s of socks) s.destroy();
       await lb.close();
