@@ -40,7 +40,7 @@ describe('signals', () => {
       let child: ChildProcess | undefined;
       const holder = run(BIN.oidcCred, ['token', ...sb.args('--stop-at-provider')], { env: sb.env, onSpawn: (c) => (child = c) });
       await waitFor(() => lockExists(sb) && sb.browserRuns().length === 1, 15_000, 'the login to start');
-      const port = Number(/127\.0\.0\.1:(\d+)\/$/.exec(sb.browserRuns()[0]!)?.[1]);
+      const port = Number(/127\.0\.0\.1:(\d+)\/\?k=/.exec(sb.browserRuns()[0]!)?.[1]);
       assert.ok(await portOpen(port), 'the loopback server is listening during the login');
       child!.kill(sig);
       const h = await holder;
