@@ -197,7 +197,9 @@ async function main(): Promise<void> {
     await p.sync();
     // 3 warm-up runs, PAIRS timed runs, 7 RSS runs: each must have been one refresh.
     const refreshes = p.counts.token.refresh_token ?? 0;
-    if (refreshes !== PAIRS + 10) throw new Error(`expected ${PAIRS + 10} refreshes at the provider, saw ${refreshes}: the refresh row did not measure refreshes`);
+    if (refreshes !== PAIRS + 10 || p.counts.authorization !== 0) {
+      throw new Error(`expected ${PAIRS + 10} refreshes and no login at the provider, saw ${refreshes} and ${p.counts.authorization}: the refresh row did not measure refreshes`);
+    }
     const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
     if (hasValgrind) {
       const base = instructions(BASELINE);
