@@ -13,7 +13,7 @@
 // scripts/bench-git.ts (run after this by `npm run bench`) compares `git credential fill`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, watch, writeFileSync } from 'node:fs';
 import { BIN, BROWSER, run, sandbox, type Sandbox } from '../test/support/cli.ts';
 import { startProviderProcess, type ProcessProvider } from '../test/support/provider-process.ts';
 
@@ -110,11 +110,27 @@ function token(sb: Sandbox, p: ProcessProvider, browserCommand: string): Proc {
   return { child, exit, waiting: () => WAITING.test(stderr) };
 }
 
-/** When the session file was renamed into place: rename sets the inode's ctime (Linux). */
-function savedAt(sb: Sandbox): number {
-  const f = readdirSync(sb.cacheDir).find((x) => SESSION_FILE.test(x));
-  if (!f) throw new Error('no session file was saved');
-  return statSync(join(sb.cacheDir, f)).ctimeMs;
+/**
+ * When the session file was first renamed into place: rename sets the inode's ctime (Linux), and
+ * the directory is watched so that a later rewrite of the file cannot move that moment.
+ */
+function watchSave(sb: Sandbox): { savedAt: () => number; close: () => void } {
+  mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
+  let at: number | undefined;
+  const look = (): void => {
+    if (at !== undefined) return;
+    const f = readdirSync(sb.cacheDir).find((x) => SESSION_FILE.test(x));
+    if (f) at = statSync(join(sb.cacheDir, f)).ctimeMs;
+  };
+  const w = watch(sb.cacheDir, look);
+  return {
+    savedAt: () => {
+      look();
+      if (at === undefined) throw new Error('no session file was saved');
+      return at;
+    },
+    close: () => w.close(),
+  };
 }
 
 /**
@@ -125,13 +141,18 @@ async function handOver(p: ProcessProvider, n: number): Promise<number> {
   const sb = sandbox(p);
   try {
     const go = join(sb.dir, 'go');
+    const save = watchSave(sb);
     const procs = Array.from({ length: n }, () => token(sb, p, sb.browserCommand(`--wait-for ${go}`)));
     await until(() => procs.filter((x) => x.waiting()).length === n - 1, 180_000, `${n - 1} processes to say that they wait`);
     writeFileSync(go, '');
     const ends = await Promise.all(procs.map((x) => x.exit));
+    save.close();
     for (const e of ends) if (e.code !== 0) throw new Error(`a waiting process exited ${e.code}: ${e.stderr.slice(0, 300)}`);
     if (sb.browserRuns().length !== 1) throw new Error(`${sb.browserRuns().length} browsers opened, not 1`);
-    return Math.max(...ends.map((e) => e.at)) - savedAt(sb);
+    const saved = save.savedAt();
+    // Every one of them waited for this save; an exit before it means the measurement is wrong.
+    if (Math.min(...ends.map((e) => e.at)) < saved - 20) throw new Error('a process exited before the session was saved');
+    return Math.max(...ends.map((e) => e.at)) - saved;
   } finally {
     sb.cleanup();
   }
