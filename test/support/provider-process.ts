@@ -22,7 +22,16 @@ export interface ProcessProvider extends TestProvider {
   readonly pid: number;
   /** Resolves once `counts` and `issuedTokens` include everything the provider did before this call. */
   sync(): Promise<void>;
+  /**
+   * The in-process provider's `hold` where it has one: parks every request for `path` until
+   * `release()`. The hold reaches the child over ordered IPC, so it applies to any request a
+   * process started after this call makes; `parked()` is a pushed mirror (exact after sync()).
+   */
+  hold(path: string): { parked(): number; release(): void };
 }
+
+/** demo/provider.ts's TestProvider gains `hold` in newer versions; used when it is there. */
+type Holder = { hold?: (path: string) => { parked(): number; release(): void } };
 
 // ------------------------------------------------------------------------------------------
 // The messages between the two processes.
@@ -42,12 +51,16 @@ interface State {
   counts: Counts;
   /** tokens issued since the previous State */
   tokens: string[];
+  /** requests parked by each hold() */
+  parked: Record<string, number>;
   error?: string;
 }
 type Request =
   | { id: number; op: 'sync' }
   | { id: number; op: 'mode'; mode: 'approve' | 'deny' }
   | { id: number; op: 'approveDeviceCode'; userCode: string }
+  | { id: number; op: 'hold'; path: string }
+  | { id: number; op: 'release'; path: string }
   | { id: number; op: 'close' };
 type Ask = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
 
@@ -86,6 +99,7 @@ export async function startProviderProcess(opts: ProviderOptions = {}): Promise<
   let snapshot: Counts | undefined;
   let baseline: Counts | undefined;
   const issuedTokens = new Set<string>();
+  let parked: Record<string, number> = {};
   const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let mode: 'approve' | 'deny' = 'approve';
@@ -100,6 +114,7 @@ export async function startProviderProcess(opts: ProviderOptions = {}): Promise<
         return;
       }
       snapshot = m.counts;
+      parked = m.parked;
       baseline ??= clone(m.counts);
       for (const t of m.tokens) issuedTokens.add(t);
       if (m.id !== undefined) {
@@ -156,6 +171,13 @@ export async function startProviderProcess(opts: ProviderOptions = {}): Promise<
       return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
     },
     approveDeviceCode: (userCode: string) => ask({ op: 'approveDeviceCode', userCode }),
+    hold(path: string) {
+      void ask({ op: 'hold', path }).catch(() => undefined);
+      return {
+        parked: () => parked[path] ?? 0,
+        release: () => void ask({ op: 'release', path }).catch(() => undefined),
+      };
+    },
     sync,
     async close(): Promise<void> {
       if (exited) return;
@@ -177,17 +199,20 @@ async function child(optsJson: string): Promise<void> {
   };
   let sentTokens = 0;
   let sentCounts = '';
+  const holds = new Map<string, { parked(): number; release(): void }>();
+  const parkedNow = (): Record<string, number> => Object.fromEntries([...holds].map(([k, h]) => [k, h.parked()]));
   /** Everything not yet reported, as one State (tokens in the order they were issued). */
   const state = (id?: number, error?: string): State => {
     const all = [...p.issuedTokens];
     const tokens = all.slice(sentTokens);
     sentTokens = all.length;
-    sentCounts = JSON.stringify(p.counts);
-    return { type: 'state', counts: p.counts, tokens, ...(id !== undefined ? { id } : {}), ...(error ? { error } : {}) };
+    const parked = parkedNow();
+    sentCounts = JSON.stringify([p.counts, parked]);
+    return { type: 'state', counts: p.counts, tokens, parked, ...(id !== undefined ? { id } : {}), ...(error ? { error } : {}) };
   };
   // Pushes for tests that poll counts while processes run (waitFor); sync() is what is exact.
   const pusher = setInterval(() => {
-    if (p.issuedTokens.size !== sentTokens || JSON.stringify(p.counts) !== sentCounts) send(state());
+    if (p.issuedTokens.size !== sentTokens || JSON.stringify([p.counts, parkedNow()]) !== sentCounts) send(state());
   }, 20);
   process.on('message', (m: Request) => {
     void (async () => {
@@ -195,6 +220,14 @@ async function child(optsJson: string): Promise<void> {
       try {
         if (m.op === 'mode') p.mode = m.mode;
         else if (m.op === 'approveDeviceCode') await p.approveDeviceCode(m.userCode);
+        else if (m.op === 'hold') {
+          const hold = (p as typeof p & Holder).hold;
+          if (!hold) throw new Error('this demo provider has no hold()');
+          holds.set(m.path, hold.call(p, m.path));
+        } else if (m.op === 'release') {
+          holds.get(m.path)?.release();
+          holds.delete(m.path);
+        }
         else if (m.op === 'close') {
           clearInterval(pusher);
           await p.close();
