@@ -38,10 +38,17 @@ describe(`${N} concurrent processes`, { timeout: 600_000 }, () => {
   it('no session: one authorization, one code exchange, one browser, one token', async (t) => {
     p.resetCounts();
     const sb = sandbox(p);
+    // The login is held open until the other 63 wait for it: all 64 contend, however slowly they start.
+    const go = join(sb.dir, 'go');
+    const waiting = { n: 0 };
     const t0 = Date.now();
-    const rs = await all(sb, []);
+    const running = all(sb, [], `--wait-for ${go}`, waiting);
+    await waitFor(() => waiting.n === N - 1, 200_000, `${N - 1} processes to wait for the login`);
+    writeFileSync(go, '');
+    const rs = await running;
     t.diagnostic(`${N} logins: ${Date.now() - t0} ms wall; ${rs.filter((r) => WAITING.test(r.stderr)).length} waited`);
     for (const r of rs) assert.equal(r.code, 0, r.stderr);
+    assert.equal(rs.filter((r) => WAITING.test(r.stderr)).length, N - 1, 'every other process waited for the one login');
     assert.equal(new Set(rs.map((r) => r.stdout)).size, 1);
     assert.equal(p.counts.authorization, 1);
     assert.equal(p.counts.token.authorization_code, 1);
