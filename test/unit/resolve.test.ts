@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { resolveSettings, type ResolveInput } from '../../src/config/resolve.ts';
+import { resolveSettings, verboseFrom, type ResolveInput } from '../../src/config/resolve.ts';
 import { ConfigError, NoMatchingProfile } from '../../src/errors.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'oidc-cred-resolve-'));
@@ -174,4 +174,22 @@ describe('config errors name the file, the key and the problem', () => {
   it('not JSON', () => assert.match(bad('{ "profiles": '), /not valid JSON/));
   it('default-profile names nothing', () => assert.match(bad({ 'default-profile': 'nope', profiles: {} }), /default-profile: names "nope"/));
   it('flags that may not be in a file', () => assert.match(bad({ profiles: { a: { profile: 'x' } } }), /profiles\.a\.profile: is not allowed/));
+});
+
+describe('verbosity: one reading of flag, environment and profile', () => {
+  it('--verbose false is off, OIDC_CRED_DEBUG=0 is off, a profile\'s "verbose": true is on', () => {
+    assert.equal(verboseFrom({ verbose: false }, { OIDC_CRED_DEBUG: '1' }), false, 'the flag wins');
+    assert.equal(verboseFrom({}, { OIDC_CRED_DEBUG: '0' }), false);
+    assert.equal(verboseFrom({}, { OIDC_CRED_DEBUG: 'off' }), false);
+    assert.equal(verboseFrom({}, { OIDC_CRED_DEBUG: '1' }), true);
+    assert.equal(verboseFrom({ verbose: true }, {}), true);
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-verbose-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ 'default-profile': 'v', profiles: { v: { issuer: 'https://v.example/', 'client-id': 'v', verbose: true } } }), { mode: 0o600 });
+    const at = (flags: Record<string, unknown>, env: Record<string, string> = {}): boolean =>
+      resolveSettings({ flags: { config: file, ...flags } as ResolveInput['flags'], env, home: dir, cwd: dir, purpose: 'other' }).verbose;
+    assert.equal(at({}), true, 'the profile turns it on');
+    assert.equal(at({}, { OIDC_CRED_DEBUG: '0' }), false, 'the environment beats the profile');
+    assert.equal(at({ verbose: false }), false, 'the flag beats the profile');
+  });
 });
