@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, BROWSER, lockExists, run, runCommand, sandbox, trackLeaks, waitFor, type RunResult, type Sandbox } from '../support/cli.ts';
 import { linkedBinDir } from '../support/git.ts';
+import { sessionKey } from '../../src/cache/store.ts';
 
 let p: TestProvider;
 const sandboxes: Sandbox[] = [];
@@ -323,6 +324,35 @@ describe('item 6: terminal controls from outside are escaped, not obeyed', () =>
     assert.equal(st.code, 0, st.stderr);
     assert.doesNotMatch(st.stdout, RAW_CONTROL);
     assert.match(st.stdout, /mallory@example\.com\\x1b\[2K\\x0d\\x9b1Alogged in as admin\\u202e\\x1b\]52/);
+  });
+});
+
+describe('item 7: tokens read from the cache are redacted like fresh ones', () => {
+  it('a provider error that echoes the cached refresh token does not print it', async () => {
+    const sb = fresh();
+    const refreshToken = 'cached-refresh-token-9f8e7d6c5b4a';
+    const op = await listen((req, body, res) => {
+      const url = new URL(req.url!, op.origin);
+      if (url.pathname === '/.well-known/openid-configuration') return json(res, 200, { issuer: op.origin, authorization_endpoint: `${op.origin}/auth`, token_endpoint: `${op.origin}/token` });
+      // A broken provider that quotes what it was sent (seen in the wild in error descriptions).
+      const sent = new URLSearchParams(body).get('refresh_token') ?? '';
+      return json(res, 403, { error: 'access_denied', error_description: `cannot refresh ${sent} right now` });
+    });
+    try {
+      // A session as an earlier run saved it: the access token has expired, the refresh token is cached.
+      const key = sessionKey({ issuer: op.origin, clientId: 'c', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+      mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
+      const now = Date.now();
+      writeFileSync(join(sb.cacheDir, `${key}.json`), JSON.stringify({ version: 1, key, issuer: op.origin, client_id: 'c', grant: 'user', access_token: 'expired-access-token-0000', refresh_token: refreshToken, expires_at: new Date(now - 1000).toISOString(), obtained_at: new Date(now - 3600_000).toISOString() }), { mode: 0o600 });
+      const r = await run(BIN.oidcCred, ['token', '--issuer', op.origin, '--client-id', 'c', '--cache-dir', sb.cacheDir, '--non-interactive'], { env: sb.env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /could not refresh the token: .*cannot refresh \[redacted\] right now/);
+      assert.ok(!r.stderr.includes(refreshToken), r.stderr);
+      const v = await run(BIN.oidcCred, ['token', '-v', '--issuer', op.origin, '--client-id', 'c', '--cache-dir', sb.cacheDir, '--non-interactive'], { env: sb.env });
+      assert.ok(!v.stderr.includes(refreshToken), 'not in -v output either');
+    } finally {
+      await op.close();
+    }
   });
 });
 
