@@ -230,3 +230,30 @@ describe('one reading of argv and the environment', () => {
     sb.cleanup();
   });
 });
+
+describe('a refresh costs one round trip', () => {
+  it('discovery metadata is reused from the cache; metadata that went out of date is fetched again and the refresh still succeeds', async () => {
+    const p = await provider({});
+    const sb = sandbox(p);
+    assert.equal((await token(sb)).code, 0);
+    age(sb, 3590);
+    p.resetCounts();
+    const r = await token(sb, ['--non-interactive']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(p.counts.discovery, 0, 'no discovery: the metadata came from the cache');
+    assert.equal(p.counts.requests, 1, 'one request: the refresh');
+    // The provider "moved" its token endpoint: the cached metadata now points at a 404.
+    const meta = join(sb.cacheDir, readdirSync(sb.cacheDir).find((f) => f.startsWith('provider-'))!);
+    const m = JSON.parse(readFileSync(meta, 'utf8')) as { metadata: Record<string, unknown> };
+    m.metadata.token_endpoint = `${p.issuer}/moved-away`;
+    writeFileSync(meta, JSON.stringify(m), { mode: 0o600 });
+    age(sb, 3590);
+    p.resetCounts();
+    const again = await token(sb, ['--non-interactive']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(p.counts.discovery, 1, 'fetched again after the 404');
+    assert.equal(p.counts.token.refresh_token, 1, 'then the refresh at the real endpoint');
+    assert.equal(p.counts.authorization, 0);
+    sb.cleanup();
+  });
+});
