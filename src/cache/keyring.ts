@@ -110,15 +110,31 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
   const unreachable = (err: unknown, hint: string): KeyringError =>
     err instanceof KeyringError ? new KeyringError(`${err.message} (${itemName(key)})`, { cause: err.cause, hint }) : (err as KeyringError);
 
-  /** auto: the store when it answers, else the file (said once per cache directory). */
-  const decide = (): 'keyring' | 'file' => {
+  /** Chosen by `auto` for a session that was not in the store: a failed write falls back quietly. */
+  let byAuto = false;
+  /** Why `auto` fell back to the file, to be said (once per cache directory) when it saves there. */
+  let fallback: unknown;
+  /**
+   * Where a session whose refresh token is in the file (or that has none yet) is saved. A token
+   * already in hand is moved to the store now, before the refresh that would replace it: a store
+   * that answers reads but refuses writes (Secret Service without a default collection) then
+   * fails here, with the token still in the file, instead of after the provider has spent it.
+   */
+  const decide = (rt: string | undefined): 'keyring' | 'file' => {
     if (storage === 'file') return 'file';
     try {
       inStore = kr().get(key);
+      if (rt !== undefined && inStore !== rt) {
+        kr().set(key, rt);
+        inStore = rt;
+      }
+      byAuto = storage === 'auto';
       return 'keyring';
     } catch (err) {
       if (storage === 'keyring') throw unreachable(err, 'check that the credential store is running and unlocked, or use --storage file');
-      fellBack(paths, err, log);
+      // Said when a refresh token is actually saved in the file, not before a login that may fail.
+      fallback = err;
+      log.debug(`no OS credential store answered (${reason(err)}): the refresh token goes to the cache file`);
       return 'file';
     }
   };
@@ -133,7 +149,7 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
     loadRefreshToken(session, needed) {
       fileSaysStore = session?.refresh_token_in === 'keyring';
       if (session?.refresh_token_in !== 'keyring') {
-        target = decide();
+        target = decide(session?.refresh_token);
         return session;
       }
       let rt: string | undefined;
@@ -164,7 +180,7 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
         inStore = undefined;
         return;
       }
-      target ??= decide();
+      target ??= decide(undefined);
       if (target === 'keyring') {
         if (inStore !== rt) {
           try {
@@ -172,9 +188,13 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
             inStore = rt;
           } catch (err) {
             // The provider has just issued it and the old one may be spent: losing it would mean a
-            // login. Keep it in the file this once, and say so.
+            // login. Keep it in the file, and say so (`auto`: once per cache directory).
             writeSession(paths, { ...rest, refresh_token: rt });
             fileSaysStore = false;
+            if (byAuto) {
+              fellBack(paths, err, log);
+              return;
+            }
             log.info(`oidc-cred: warning: ${describeError(unreachable(err, '')).replace(/^oidc-cred: /, '')}; the refresh token is kept in the cache file ${paths.file} until the next save`);
             return;
           }
@@ -186,6 +206,8 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
       writeSession(paths, { ...rest, refresh_token: rt });
       if (fileSaysStore) removeQuietly(kr, key, log);
       fileSaysStore = false;
+      if (fallback !== undefined) fellBack(paths, fallback, log);
+      fallback = undefined;
     },
   };
 }
@@ -201,7 +223,6 @@ function removeQuietly(kr: () => Keyring, key: string, log: StoreLog): void {
 /** Says once per cache directory (a marker file in it) that `--storage auto` found no credential store. */
 function fellBack(paths: CachePaths, err: unknown, log: StoreLog): void {
   const why = err instanceof KeyringError && err.cause ? reason(err.cause) : reason(err);
-  log.debug(`no OS credential store answered (${why}): the refresh token goes to the cache file`);
   let fd: number;
   try {
     ensureCacheDir(paths.dir);

@@ -28,8 +28,11 @@ class FakeKeyring implements Keyring {
     this.check('get');
     return this.items.get(a);
   }
+  /** Reads answer, writes fail: the Secret Service with no default collection. */
+  refuseWrites = false;
   set(a: string, v: string): void {
     this.check('set');
+    if (this.refuseWrites) throw new KeyringError('cannot write to the OS credential store', { cause: new Error('no result found') });
     this.items.set(a, v);
   }
   delete(a: string): boolean {
@@ -186,5 +189,22 @@ describe('refresh tokens in the credential store: the session store', () => {
     const s = k.store.loadRefreshToken(k.stored(), true);
     assert.equal(s?.refresh_token, undefined);
     assert.ok(k.lines.some((l) => /refresh token is missing from the OS credential store/.test(l)));
+  });
+
+  it('a store that reads but refuses writes: the file token is moved before the refresh, so keyring fails first and auto falls back', () => {
+    const t = setup('file');
+    t.store.loadRefreshToken(undefined, true);
+    t.store.write(session('rt-file'));
+    const kr = new FakeKeyring();
+    kr.refuseWrites = true;
+    const k = setup('keyring', kr, t.dir);
+    assert.throws(() => k.store.loadRefreshToken(k.stored(), true), KeyringError, 'keyring: fails before the refresh');
+    assert.equal(k.file().refresh_token, 'rt-file');
+    const a = setup('auto', kr, t.dir);
+    const s = a.store.loadRefreshToken(a.stored(), true)!;
+    assert.deepEqual(a.lines.filter((l) => l.startsWith('oidc-cred:')), [], 'nothing said before the save');
+    a.store.write({ ...s, refresh_token: 'rt-new' });
+    assert.equal(a.file().refresh_token, 'rt-new');
+    assert.equal(a.lines.filter((l) => /^oidc-cred: no OS credential store answered \(no result found\)/.test(l)).length, 1);
   });
 });
