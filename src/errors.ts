@@ -61,6 +61,11 @@ export class RefreshRejectedError extends OidcCredError {
   override readonly code = 'REFRESH_REJECTED';
 }
 
+/** The OS credential store that holds (or is to hold) a refresh token cannot be reached (docs/keyring.md). */
+export class KeyringError extends OidcCredError {
+  override readonly code = 'KEYRING';
+}
+
 /** Ctrl-C, SIGTERM or SIGHUP: 128 + signal number. */
 export class InterruptedError extends OidcCredError {
   override readonly code = 'INTERRUPTED';

@@ -32,6 +32,8 @@ export interface CachedSession {
   access_token?: string | undefined;
   id_token?: string | undefined;
   refresh_token?: string | undefined;
+  /** The refresh token is not in this file but in the OS credential store (docs/keyring.md). */
+  refresh_token_in?: 'keyring' | undefined;
   token_type?: string | undefined;
   scope?: string | undefined;
   /** RFC 3339; from expires_in against the local clock at receipt. */
@@ -167,6 +169,7 @@ export function parseSession(text: string, expectedKey?: string): ReadResult {
   for (const f of ['access_token', 'id_token', 'refresh_token', 'expires_at', 'id_token_expires_at'] as const) {
     if (s[f] !== undefined && typeof s[f] !== 'string') return { miss: 'cache file is corrupt' };
   }
+  if (s.refresh_token_in !== undefined && s.refresh_token_in !== 'keyring') return { miss: 'cache file is corrupt' };
   return { session: s as CachedSession };
 }
 

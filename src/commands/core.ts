@@ -1,6 +1,7 @@
 // login, token, status, logout (README, "Commands").
 import type { RawOptions } from '../config/options.js';
 import { defaultCacheDir, resolveSettings, type Settings } from '../config/resolve.js';
+import { refreshTokenLocation } from '../cache/keyring.js';
 import { cachePaths, listSessions, readSession, removeSession, type CachedSession } from '../cache/store.js';
 import type { Deps } from '../deps.js';
 import { ConfigError, describeError } from '../errors.js';
@@ -68,7 +69,9 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
       expires_at: s.expires_at ?? null,
       id_token_expires_at: s.id_token_expires_at ?? null,
       valid: exp !== undefined && exp > now,
-      refresh_token: !!s.refresh_token,
+      refresh_token: !!s.refresh_token || s.refresh_token_in === 'keyring',
+      /** Where the refresh token is (docs/keyring.md): "keyring", "file", or null when there is none. */
+      refresh_token_in: refreshTokenLocation(s) ?? null,
     };
   });
   if (flags.json === true) {
@@ -86,7 +89,7 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
       continue;
     }
     const exp = r.expires_at ? `${r.expires_at.replace(/\.\d+Z$/, 'Z')}${r.valid ? '' : ' (expired)'}` : '-';
-    table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token ? 'yes' : 'no']);
+    table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token_in ?? 'no']);
   }
   // Claims, issuers and client ids come from outside: their control characters are shown, not obeyed.
   const cells = table.map((row) => row.map(escapeControls));
@@ -102,23 +105,53 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
     let failed = 0;
     for (const { file, result } of listSessions(dir)) {
       const key = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      if (revoke && 'session' in result && result.session.refresh_token) {
-        failed += (await revokeSession(result.session, flags, deps)) ? 0 : 1;
+      const session = 'session' in result ? await withRefreshToken(result.session, revoke) : undefined;
+      if (revoke && session?.refresh_token) {
+        failed += (await revokeSession(session, flags, deps)) ? 0 : 1;
       }
       removeSession(cachePaths(dir, key));
+      if (session) failed += (await removeKeyringItem(session, deps)) ? 0 : 1;
     }
     return failed ? 1 : 0;
   }
   const s = settings(flags, deps);
   const { paths } = sessionPaths(s, environment(deps));
   let ok = true;
-  if (revoke) {
-    const r = readSession(paths.file);
-    if ('session' in r && r.session.refresh_token) ok = await revokeSession(r.session, flags, deps);
+  let r: ReturnType<typeof readSession>;
+  try {
+    r = readSession(paths.file);
+  } catch (err) {
+    // Without --revoke the file goes whatever state it is in (a mode another user could read, say).
+    if (revoke) throw err;
+    r = { miss: 'unreadable' };
   }
+  const session = 'session' in r ? await withRefreshToken(r.session, revoke) : undefined;
+  if (revoke && session?.refresh_token) ok = await revokeSession(session, flags, deps);
   const removed = removeSession(paths);
   if (!removed) deps.log.info(`oidc-cred: no cached session for ${s.profile ? `profile ${s.profile}` : s.issuer}`);
+  if (session && !(await removeKeyringItem(session, deps))) ok = false;
   return ok ? 0 : 1;
+}
+
+/** For --revoke, a refresh token kept in the OS credential store is fetched from there (docs/keyring.md). */
+async function withRefreshToken(session: CachedSession, revoke: boolean): Promise<CachedSession> {
+  if (!revoke || session.refresh_token_in !== 'keyring') return session;
+  const { refreshTokenFromKeyring } = await import('../cache/keyring.js');
+  return { ...session, refresh_token: refreshTokenFromKeyring(session.key) };
+}
+
+/**
+ * logout removes the session's item from the OS credential store too. A store that cannot be
+ * reached costs only that item: the file is gone anyway, and the line names what to remove.
+ */
+async function removeKeyringItem(session: CachedSession, deps: Deps): Promise<boolean> {
+  if (session.refresh_token_in !== 'keyring') return true;
+  const { removeFromKeyring } = await import('../cache/keyring.js');
+  const r = removeFromKeyring(session.key);
+  if (r.ok) return true;
+  const how = deps.platform === 'linux' ? `remove it where the store is reachable: secret-tool clear service oidc-cred username ${session.key}` : 'remove it with the system\'s credential manager';
+  deps.log.info(`oidc-cred: could not remove the refresh token from the OS credential store (${r.item}): ${r.why} (the cache file is removed; ${how})`);
+  return false;
 }
 
 /** Revokes a session's refresh token at its own issuer (RFC 7009). False when that failed. */

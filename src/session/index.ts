@@ -8,7 +8,8 @@ import type { Deps } from '../deps.js';
 import { errnoOf, LoginError, NotInteractiveError } from '../errors.js';
 import { canShowLogin } from '../infra/browser.js';
 import type { Provider, TokenResult } from '../oauth/client.js';
-import { obtainToken, type Authenticator, type Ports, type SessionLock } from './lifecycle.js';
+import { refreshTokenStore, type RefreshTokenStore } from '../cache/keyring.js';
+import { obtainToken, type Authenticator, type Ports, type SessionLock, type SessionStore } from './lifecycle.js';
 import { sessionPaths, type Environment, type TokenAnswer } from './read.js';
 
 export type { TokenAnswer } from './read.js';
@@ -43,13 +44,30 @@ export function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
 
 function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths): Ports {
   return {
-    store: { read: () => readSession(paths.file, key), write: (session) => writeSession(paths, session) },
+    store: sessionStore(s, deps, key, paths),
     lock: fileLock(paths, deps),
     clock: { now: deps.now, boot: bootClock },
     auth: providerAuthenticator(s, deps),
     log: deps.log,
     signal: deps.signal,
     pid: process.pid,
+  };
+}
+
+/** The session file, and the OS credential store for its refresh token (cache/keyring.ts) unless `--storage file` and the file holds it. */
+function sessionStore(s: Settings, deps: Deps, key: string, paths: CachePaths): SessionStore {
+  const file: SessionStore = { read: () => readSession(paths.file, key), write: (session) => writeSession(paths, session) };
+  let withKeyring: RefreshTokenStore | undefined;
+  return {
+    read: () => (withKeyring ? withKeyring.read() : file.read()),
+    write: (session) => (withKeyring ? withKeyring.write(session) : file.write(session)),
+    // The keyring module is loaded here, under the lock, only when a refresh or a login is
+    // coming — and not at all for `--storage file` with a session that is in the file.
+    loadRefreshToken: (session, needed) => {
+      if (!withKeyring && s.storage === 'file' && session?.refresh_token_in !== 'keyring') return session;
+      withKeyring ??= refreshTokenStore(paths, key, s.storage, deps.log);
+      return withKeyring.loadRefreshToken(session, needed);
+    },
   };
 }
 
