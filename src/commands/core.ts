@@ -16,8 +16,8 @@ function settings(flags: RawOptions, deps: Deps): Settings {
   return s;
 }
 
-export function who(s: Pick<CachedSession, 'id_token' | 'access_token'>): string | undefined {
-  const c = decodeJwt(s.id_token) ?? decodeJwt(s.access_token);
+export function who(s: Pick<CachedSession, 'id_token' | 'apis'>): string | undefined {
+  const c = decodeJwt(s.id_token) ?? Object.values(s.apis).map((a) => decodeJwt(a.access_token)).find(Boolean);
   if (!c) return undefined;
   const v = c.email ?? c.preferred_username ?? c.name ?? c.sub;
   return typeof v === 'string' ? v : undefined;
@@ -56,7 +56,17 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
     if ('miss' in result) return { file, error: result.miss };
     const s = result.session;
     const claims = decodeJwt(s.id_token);
-    const exp = s.expires_at ? Date.parse(s.expires_at) : undefined;
+    // A session's APIs (docs/multi-api.md): each its own access token, from the shared login or one of its own.
+    const apis = Object.values(s.apis).map((a) => ({
+      audience: a.audience ?? null,
+      resources: a.resources,
+      scopes: a.scopes,
+      expires_at: a.expires_at ?? null,
+      valid: !!a.access_token && !!a.expires_at && Date.parse(a.expires_at) > now,
+      own_login: !!a.fallback,
+    }));
+    const latest = apis.map((a) => a.expires_at).filter((x): x is string => !!x).sort().pop();
+    const exp = latest ? Date.parse(latest) : undefined;
     return {
       file,
       profile: s.profile ?? null,
@@ -65,10 +75,11 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
       grant: s.grant,
       subject: typeof claims?.sub === 'string' ? claims.sub : null,
       email: typeof claims?.email === 'string' ? claims.email : null,
-      expires_at: s.expires_at ?? null,
+      expires_at: latest ?? null,
       id_token_expires_at: s.id_token_expires_at ?? null,
       valid: exp !== undefined && exp > now,
       refresh_token: !!s.refresh_token,
+      apis,
     };
   });
   if (flags.json === true) {
@@ -87,6 +98,13 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
     }
     const exp = r.expires_at ? `${r.expires_at.replace(/\.\d+Z$/, 'Z')}${r.valid ? '' : ' (expired)'}` : '-';
     table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token ? 'yes' : 'no']);
+    if (r.apis.length > 1 || r.apis.some((a) => a.audience || a.resources.length || a.own_login)) {
+      for (const a of r.apis) {
+        const what = [a.audience ? `audience ${a.audience}` : '', a.resources.length ? `resource ${a.resources.join(' ')}` : ''].filter(Boolean).join(', ') || `scope ${a.scopes.join(' ')}`;
+        const until = a.expires_at ? `${a.expires_at.replace(/\.\d+Z$/, 'Z')}${a.valid ? '' : ' (expired)'}` : '-';
+        table.push(['', `  api: ${what}`, '', a.own_login ? '(own login)' : '', until, '']);
+      }
+    }
   }
   // Claims, issuers and client ids come from outside: their control characters are shown, not obeyed.
   const cells = table.map((row) => row.map(escapeControls));
@@ -102,8 +120,8 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
     let failed = 0;
     for (const { file, result } of listSessions(dir)) {
       const key = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      if (revoke && 'session' in result && result.session.refresh_token) {
-        failed += (await revokeSession(result.session, flags, deps)) ? 0 : 1;
+      if (revoke && 'session' in result) {
+        for (const rt of refreshTokensOf(result.session)) failed += (await revokeSession(result.session, rt, flags, deps)) ? 0 : 1;
       }
       removeSession(cachePaths(dir, key));
     }
@@ -114,15 +132,21 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
   let ok = true;
   if (revoke) {
     const r = readSession(paths.file);
-    if ('session' in r && r.session.refresh_token) ok = await revokeSession(r.session, flags, deps);
+    if ('session' in r) for (const rt of refreshTokensOf(r.session)) ok = (await revokeSession(r.session, rt, flags, deps)) && ok;
   }
   const removed = removeSession(paths);
   if (!removed) deps.log.info(`oidc-cred: no cached session for ${s.profile ? `profile ${s.profile}` : s.issuer}`);
   return ok ? 0 : 1;
 }
 
-/** Revokes a session's refresh token at its own issuer (RFC 7009). False when that failed. */
-async function revokeSession(session: CachedSession, flags: RawOptions, deps: Deps): Promise<boolean> {
+/** The shared refresh token (once, whatever number of APIs use it) and those of APIs with a login of their own. */
+function refreshTokensOf(s: CachedSession): string[] {
+  const own = Object.values(s.apis).map((a) => a.fallback?.refresh_token);
+  return [...new Set([s.refresh_token, ...own].filter((x): x is string => !!x))];
+}
+
+/** Revokes a refresh token of a session at its own issuer (RFC 7009). False when that failed. */
+async function revokeSession(session: CachedSession, refreshToken: string, flags: RawOptions, deps: Deps): Promise<boolean> {
   const { connect, revoke } = await import('../oauth/client.js');
   let s: Settings;
   try {
@@ -132,7 +156,7 @@ async function revokeSession(session: CachedSession, flags: RawOptions, deps: De
   }
   try {
     const p = await connect(s, { env: deps.env, log: deps.log, signal: deps.signal });
-    const done = await revoke(p, session.refresh_token!, 'refresh_token');
+    const done = await revoke(p, refreshToken, 'refresh_token');
     if (!done) deps.log.info(`oidc-cred: ${session.issuer} advertises no revocation endpoint; the session was only removed locally`);
     return true;
   } catch (err) {

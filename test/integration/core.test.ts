@@ -367,7 +367,7 @@ describe('broken providers', () => {
     const first = await run(BIN.oidcCred, ['token', '--issuer', base, '--client-id', 'x', '--cache-dir', sb.cacheDir, '--non-interactive'], { env: sb.env });
     assert.equal(first.code, 1);
     const { sessionKey } = await import('../../src/cache/store.ts');
-    const key = sessionKey({ issuer: base, clientId: 'x', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+    const key = sessionKey({ issuer: base, clientId: 'x', params: {}, grant: 'user' });
     const now = Date.now();
     writeFileSync(
       join(sb.cacheDir, `${key}.json`),

@@ -71,7 +71,7 @@ describe('signals', () => {
     op.fault = 'refresh-hang';
     const sb = sandbox(p);
     mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
-    const key = sessionKey({ issuer: op.issuer, clientId: 'c', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+    const key = sessionKey({ issuer: op.issuer, clientId: 'c', params: {}, grant: 'user' });
     const now = Date.now();
     const file = join(sb.cacheDir, `${key}.json`);
     writeFileSync(file, JSON.stringify({ version: 1, key, issuer: op.issuer, client_id: 'c', grant: 'user', access_token: 'expired-access-token-000', refresh_token: 'the-refresh-token-0000', expires_at: new Date(now - 1000).toISOString(), obtained_at: new Date(now - 3600_000).toISOString() }), { mode: 0o600 });
