@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, sandbox, trackLeaks } from '../support/cli.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 before(async () => {
@@ -38,7 +39,7 @@ describe('status and logout', () => {
     assert.equal(parsed.sessions[0]!.issuer, p.issuer);
     assert.equal(parsed.sessions[0]!.email, 'demo@example.com');
     assert.equal(parsed.sessions[0]!.refresh_token, true);
-    for (const t of [session.access_token, session.id_token, session.refresh_token]) assert.ok(!st.stdout.includes(t!), 'status never prints a token');
+    for (const t of [onlyApi(session).access_token as string, session.id_token, session.refresh_token]) assert.ok(!st.stdout.includes(t!), 'status never prints a token');
     const table = await run(BIN.oidcCred, ['status', '--cache-dir', sb.cacheDir], { env: sb.env });
     assert.match(table.stdout, /demo@example\.com/);
 

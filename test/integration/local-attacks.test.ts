@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, BROWSER, lockExists, run, runCommand, sandbox, trackLeaks, waitFor, type RunResult, type Sandbox } from '../support/cli.ts';
 import { linkedBinDir } from '../support/git.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 const sandboxes: Sandbox[] = [];
@@ -57,7 +58,7 @@ function sessionFile(sb: Sandbox): string {
   assert.equal(files.length, 1, `one session file, found ${files.join(', ') || 'none'}`);
   return join(sb.cacheDir, files[0]!);
 }
-const cachedAccessToken = (sb: Sandbox): string => (JSON.parse(readFileSync(sessionFile(sb), 'utf8')) as { access_token: string }).access_token;
+const cachedAccessToken = (sb: Sandbox): string => onlyApi(JSON.parse(readFileSync(sessionFile(sb), 'utf8')) as Record<string, unknown>).access_token as string;
 
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
