@@ -293,7 +293,9 @@ async function ownLogin(p: Policy, ports: Ports, handle: LockHandle, current: Ca
     await auth.prepare();
     if (!handle.held()) return LOST;
     try {
-      const res = await auth.refresh(ownRefresh, { ...p.api, scopes: [] });
+      // Nothing but the refresh token: that login was for this API alone, and RFC 6749 §6 keeps
+      // its scope and (RFC 8707 §2.2) its resource — asking again could meet the same refusal.
+      const res = await auth.refresh(ownRefresh, { resources: [], scopes: [] });
       if (!handle.held()) return LOST;
       return keep(res, current, ownRefresh);
     } catch (err) {

@@ -110,3 +110,128 @@ describe('RFC 8707 resources', () => {
     sb.cleanup();
   });
 });
+
+describe('rotation and concurrency', () => {
+  it('rotation with reuse detection: alternating refreshes for A and B never cause invalid_grant or a second login', async () => {
+    const p = await provider({ audiencePolicy: [GIT, REGISTRY], rotateRefreshToken: true });
+    const sb = sandbox(p);
+    configure(p, sb, { a: { audience: GIT }, b: { audience: REGISTRY } });
+    await ok(token(sb, 'a'));
+    await ok(token(sb, 'b'));
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      expireApis(sb);
+      const t = await ok(token(sb, i % 2 ? 'a' : 'b'));
+      assert.deepEqual(aud(t), [i % 2 ? GIT : REGISTRY]);
+      const rt = session(sb).refresh_token!;
+      assert.ok(!seen.has(rt), 'rotated every time');
+      seen.add(rt);
+    }
+    assert.deepEqual(p.counts.tokenErrors, {}, 'no invalid_grant');
+    assert.equal(p.counts.authorization, 1, 'one login');
+    assert.equal(p.counts.token.refresh_token, 7);
+    assert.equal(sb.browserRuns().length, 1);
+    sb.cleanup();
+  });
+
+  it('8 × A and 8 × B started together from cold: one browser, one code exchange, one token per API', async () => {
+    const p = await provider({ audiencePolicy: [GIT, REGISTRY] });
+    const sb = sandbox(p);
+    configure(p, sb, { a: { audience: GIT }, b: { audience: REGISTRY } });
+    const runs = await Promise.all(Array.from({ length: 16 }, (_, i) => token(sb, i % 2 ? 'b' : 'a')));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const as = new Set(runs.filter((_, i) => i % 2 === 0).map((r) => r.stdout));
+    const bs = new Set(runs.filter((_, i) => i % 2 === 1).map((r) => r.stdout));
+    assert.equal(as.size, 1, 'one token for A');
+    assert.equal(bs.size, 1, 'one token for B');
+    assert.deepEqual(aud([...as][0]!.trim()), [GIT]);
+    assert.deepEqual(aud([...bs][0]!.trim()), [REGISTRY]);
+    assert.equal(sb.browserRuns().length, 1, 'one browser');
+    assert.equal(p.counts.authorization, 1);
+    assert.equal(p.counts.token.authorization_code, 1, 'one code exchange');
+    assert.equal(p.counts.token.refresh_token, 1, 'one refresh: the other API');
+    sb.cleanup();
+  });
+});
+
+describe('a provider that will not give the shared login a token for an API: that API logs in on its own, once', () => {
+  for (const mode of ['ignores the audience (Auth0 without a policy for it)', 'answers invalid_target'] as const) {
+    it(`the provider ${mode}: one login of its own with a notice, remembered; the shared session goes on`, async () => {
+      const p = await provider(mode === 'answers invalid_target' ? { refusedAudiences: [REGISTRY] } : {});
+      const sb = sandbox(p);
+      configure(p, sb, { a: { audience: GIT }, b: { audience: REGISTRY } });
+      const a = await ok(token(sb, 'a'));
+      const sharedBefore = session(sb).refresh_token;
+      p.resetCounts();
+      const first = await token(sb, 'b');
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(aud(first.stdout.trim()), [REGISTRY], 'a token for B after all');
+      assert.equal(p.counts.token.refresh_token, 1, 'the shared refresh token was tried once');
+      assert.equal(p.counts.authorization, 1, 'then one login of its own');
+      assert.equal(sb.browserRuns().length, 2);
+      assert.equal(first.stderr.match(/logging in for it separately/g)?.length, 1, first.stderr);
+      assert.match(first.stderr, mode === 'answers invalid_target' ? /invalid_target/ : /is for https:\/\/git\.example\.test, not https:\/\/registry\.example\.test/);
+      const s = session(sb);
+      if (mode === 'answers invalid_target') assert.equal(s.refresh_token, sharedBefore, 'the shared refresh token is untouched');
+      else assert.notEqual(s.refresh_token, sharedBefore, 'the refresh token rotated by the wrong-audience answer is saved');
+
+      // Remembered: B uses its own login from now on, without a word; A the shared one.
+      p.resetCounts();
+      assert.equal((await token(sb, 'b')).stdout.trim(), first.stdout.trim());
+      assert.equal(await ok(token(sb, 'a')), a);
+      assert.equal(p.counts.requests, 0);
+      expireApis(sb);
+      const b2 = await token(sb, 'b');
+      assert.equal(b2.code, 0, b2.stderr);
+      assert.doesNotMatch(b2.stderr, /separately/);
+      assert.deepEqual(aud(b2.stdout.trim()), [REGISTRY]);
+      assert.deepEqual(aud(await ok(token(sb, 'a'))), [GIT]);
+      assert.deepEqual(p.counts.token, { refresh_token: 2 }, 'one refresh each, each with its own refresh token');
+      assert.deepEqual(p.counts.tokenErrors, {}, 'no invalid_grant: the shared session is intact');
+      assert.equal(p.counts.authorization, 0);
+      assert.equal(sb.browserRuns().length, 2, 'no third browser');
+
+      // --non-interactive with a fresh cache: the API's own login is needed and may not start.
+      const st = await run(BIN.oidcCred, ['status', '--json', '--cache-dir', sb.cacheDir], { env: sb.env });
+      const apis = (JSON.parse(st.stdout) as { sessions: Array<{ apis: Array<{ audience: string; own_login: boolean }> }> }).sessions[0]!.apis;
+      assert.deepEqual(apis.map((x) => [x.audience, x.own_login]).sort(), [[GIT, false], [REGISTRY, true]]);
+      sb.cleanup();
+    });
+  }
+
+  it('--non-interactive: an API that needs a login of its own fails with the usual advice', async () => {
+    const p = await provider({ refusedAudiences: [REGISTRY] });
+    const sb = sandbox(p);
+    configure(p, sb, { a: { audience: GIT }, b: { audience: REGISTRY } });
+    await ok(token(sb, 'a'));
+    const r = await token(sb, 'b', ['--non-interactive']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /needs a login of its own, and --non-interactive forbids it.*oidc-cred login --profile b/);
+    assert.equal(sb.browserRuns().length, 1);
+    sb.cleanup();
+  });
+});
+
+describe('status and logout', () => {
+  it('status lists the session\'s APIs under it; logout --revoke revokes the shared refresh token once and removes them all', async () => {
+    const p = await provider({ audiencePolicy: [GIT, REGISTRY] });
+    const sb = sandbox(p);
+    configure(p, sb, { a: { audience: GIT }, b: { audience: REGISTRY } });
+    await ok(token(sb, 'a'));
+    await ok(token(sb, 'b'));
+    const st = await run(BIN.oidcCred, ['status', '--json', '--cache-dir', sb.cacheDir], { env: sb.env });
+    const parsed = JSON.parse(st.stdout) as { sessions: Array<{ apis: Array<{ audience: string; valid: boolean }> }> };
+    assert.equal(parsed.sessions.length, 1);
+    assert.deepEqual(parsed.sessions[0]!.apis.map((x) => x.audience).sort(), [GIT, REGISTRY]);
+    assert.ok(parsed.sessions[0]!.apis.every((x) => x.valid));
+    const table = await run(BIN.oidcCred, ['status', '--cache-dir', sb.cacheDir], { env: sb.env });
+    assert.match(table.stdout, /api: audience https:\/\/git\.example\.test/);
+    assert.match(table.stdout, /api: audience https:\/\/registry\.example\.test/);
+    p.resetCounts();
+    const out = await run(BIN.oidcCred, ['logout', '--profile', 'b', '--revoke'], { env: sb.env });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(p.counts.revocation, 1, 'the shared refresh token, once');
+    assert.deepEqual(sessionFiles(sb), []);
+    sb.cleanup();
+  });
+});
