@@ -33,8 +33,8 @@ export interface ProviderOptions {
   slowDownPolls?: number;
   /**
    * Auth0's multi-resource refresh tokens (docs/multi-api.md): the audiences a login's refresh
-   * token may later be used for. A login with `audience` is granted all of them (as RFC 8707
-   * resources), and a refresh with `audience` gets a JWT for that one. Without it, a refresh
+   * token may later be used for. Every login is granted all of them (as RFC 8707 resources),
+   * and a refresh with `audience` gets a JWT for that one. Without it, a refresh
    * with another audience silently gets the login's audience again — Auth0's behaviour without
    * a policy for it. Default: none.
    */
@@ -496,7 +496,7 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
     // audiencePolicy: the login is granted every audience of the policy, as resources.
     if (path === ROUTES.authorization && opts.audiencePolicy?.length) {
       const url = new URL(req.url ?? '/', issuer);
-      if (url.searchParams.get('audience') && !url.searchParams.has('resource')) {
+      if (!url.searchParams.has('resource')) {
         for (const a of opts.audiencePolicy) url.searchParams.append('resource', a);
         req.url = `${url.pathname}${url.search}`;
       }

@@ -91,6 +91,20 @@ describe('profiles sharing a login (Auth0-style audiences with a multi-resource 
   });
 });
 
+describe('a login started by the profile without an audience (kube)', () => {
+  it('the ID-token profile logs in; an audience profile then makes one refresh for a JWT of its audience', async () => {
+    const p = await provider({ audiencePolicy: [GIT, REGISTRY] });
+    const sb = sandbox(p);
+    configure(p, sb, { k: {}, b: { audience: REGISTRY } });
+    await ok(token(sb, 'k', ['--id-token']));
+    p.resetCounts();
+    assert.deepEqual(aud(await ok(token(sb, 'b'))), [REGISTRY]);
+    assert.deepEqual(p.counts.token, { refresh_token: 1 });
+    assert.equal(p.counts.authorization, 0);
+    sb.cleanup();
+  });
+});
+
 describe('RFC 8707 resources', () => {
   it('the login asks for every resource of the session; the second resource costs one refresh', async () => {
     const p = await provider({});
