@@ -144,7 +144,8 @@ export function cachePaths(dir: string, key: string): CachePaths {
   return { dir, file: join(dir, `${key}.json`), lock: join(dir, `${key}.lock`), outcome: join(dir, `${key}.outcome.json`) };
 }
 
-export type ReadResult = { session: CachedSession } | { miss: string };
+/** `migrated`: carried over from a format-1 file, and not yet saved as a session of its own. */
+export type ReadResult = { session: CachedSession; migrated?: boolean } | { miss: string };
 
 /**
  * Reads a file of the cache directory safely: O_NOFOLLOW (a planted symlink is refused, not

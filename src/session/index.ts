@@ -91,7 +91,7 @@ function readLegacy(legacy: CachePaths, key: string, api: ApiRef, found: () => v
   }
   if (!('session' in r)) return { miss: 'no cached session' };
   found();
-  return { session: { ...r.session, key } };
+  return { session: { ...r.session, key }, migrated: true };
 }
 
 function fileLock(paths: CachePaths, deps: Deps): SessionLock {

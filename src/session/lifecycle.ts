@@ -109,8 +109,10 @@ const LOST = Symbol('lost the lock');
 
 export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer> {
   const { clock, log } = ports;
+  // A session carried over from an older format is saved under the lock first, so that the
+  // next call is a cache hit again.
   const fresh = (r: ReadResult): TokenAnswer | undefined => {
-    if (!('session' in r)) return undefined;
+    if (!('session' in r) || r.migrated) return undefined;
     remember(r.session, log);
     const v = freshToken(r.session, p.kind, p.api.key, clock.now(), p.minValid, clock.boot());
     return v ? { ...v, session: r.session, api: p.api.key } : undefined;
@@ -179,12 +181,16 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   let current = 'session' in r ? r.session : undefined;
   if (!current && 'miss' in r && r.miss !== 'no cached session') log.info(`oidc-cred: ignoring the cached session (${r.miss}); it will be replaced`);
   if (current) remember(current, log);
+  const save = (s: CachedSession): CachedSession => saveSession(store, s, log);
+  if (current && 'migrated' in r && r.migrated) {
+    current = save(current);
+    log.debug('carried the session over from an older cache format');
+  }
   const api = p.api.key;
   if (current && !p.force) {
     const v = freshToken(current, p.kind, api, clock.now(), p.minValid, clock.boot());
     if (v) return { ...v, session: current, api };
   }
-  const save = (s: CachedSession): CachedSession => saveSession(store, s, log);
 
   if (p.grant === 'client-credentials') {
     const res = await auth.clientCredentials(p.api);

@@ -249,3 +249,29 @@ describe('status and logout', () => {
     sb.cleanup();
   });
 });
+
+describe('upgrading from format 1', () => {
+  it('a format-1 file (one per audience and scopes) is carried over on first use: its token handed over, no request, the old file gone', async () => {
+    const { legacySessionKey } = await import('../../src/cache/store.ts');
+    const p = await provider({});
+    const sb = sandbox(p);
+    configure(p, sb, { a: { audience: GIT } });
+    const key = legacySessionKey({ issuer: p.issuer, clientId: p.publicClientId, audience: GIT, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+    mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
+    const now = Date.now();
+    const old = join(sb.cacheDir, `${key}.json`);
+    writeFileSync(
+      old,
+      JSON.stringify({ version: 1, key, issuer: p.issuer, client_id: p.publicClientId, grant: 'user', access_token: 'format-one-access-token', refresh_token: 'format-one-refresh-token', token_type: 'Bearer', expires_at: new Date(now + 3600_000).toISOString(), obtained_at: new Date(now).toISOString() }),
+      { mode: 0o600 },
+    );
+    assert.equal(await ok(token(sb, 'a')), 'format-one-access-token');
+    assert.equal(p.counts.requests, 0, 'no request: not even a refresh');
+    assert.equal(sb.browserRuns().length, 0);
+    const s = session(sb);
+    assert.ok(!sessionFiles(sb).includes(old), 'the format-1 file is gone');
+    assert.equal(s.refresh_token, 'format-one-refresh-token');
+    assert.equal(await ok(token(sb, 'a')), 'format-one-access-token', 'and the next call reads the new file');
+    sb.cleanup();
+  });
+});

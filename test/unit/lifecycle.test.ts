@@ -573,6 +573,26 @@ describe('one login for every API (docs/multi-api.md)', () => {
     assert.equal(w.calls.filter((c) => c === 'login').length, 1);
   });
 
+  it('a session carried over from format 1 is saved under the lock before it is used: no request', async () => {
+    const s = sessionFrom(issued({ refresh: 'rt-1' }), T0 - minutes(10));
+    const w = world({ session: s });
+    const p = ports(w);
+    const read = p.store.read;
+    // Both reads (before the lock and under it) find the carried-over session, not yet saved.
+    p.store.read = (() => {
+      let n = 0;
+      return () => {
+        const r = read();
+        return n++ < 2 && 'session' in r ? { ...r, migrated: true } : r;
+      };
+    })();
+    const a = await obtainToken(policy(), p);
+    assert.equal(a.token, at(s));
+    assert.equal(w.acquired, 1, 'under the lock');
+    assert.equal(w.writes.length, 1, 'saved as a session of its own');
+    assert.deepEqual(w.calls, [], 'no request');
+  });
+
   it('the next shared login forgets the APIs\' own logins', async () => {
     const w = world({
       login: (req) => issued({ aud: req.audience!, refresh: `rt-${req.audience}` }),
