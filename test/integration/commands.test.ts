@@ -62,8 +62,12 @@ describe('status and logout', () => {
   it('logout --all removes every session', async () => {
     const sb = sandbox(p);
     assert.equal((await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env })).code, 0);
+    // Another scope set is another API of the same login (docs/multi-api.md); other extra
+    // parameters are another login.
     assert.equal((await run(BIN.oidcCred, ['token', ...sb.args(), '--scope', 'openid'], { env: sb.env })).code, 0);
-    assert.equal(sessionFiles(sb.cacheDir).length, 2, 'two scope sets, two sessions');
+    assert.equal(sessionFiles(sb.cacheDir).length, 1, 'two scope sets, one session');
+    assert.equal((await run(BIN.oidcCred, ['token', ...sb.args(), '--param', 'login_hint=demo-user'], { env: sb.env })).code, 0);
+    assert.equal(sessionFiles(sb.cacheDir).length, 2, 'other params, two sessions');
     const r = await run(BIN.oidcCred, ['logout', '--all', '--cache-dir', sb.cacheDir], { env: sb.env });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(sessionFiles(sb.cacheDir), []);
