@@ -11,13 +11,15 @@
 //   --forge-state       first GET the callback with a bogus `state` (records forged=<status>)
 //   --replay            after the real callback, GET it again (records replay=<status|ERR>)
 //   --delay MS          sleep before doing anything
+//   --wait-for FILE     write the log line, then wait until FILE exists before following the URL
+//                       (a login the test holds open until its waiters are observably waiting)
 //   --stop-at-provider  GET the provider's authorization request, then exit 0 (abandoned login)
 //   --exit-code N       log, then exit N without opening anything (a browser that fails)
 //   --callback-path P   path of the loopback callback (default /callback)
 //
 // It never writes to stdout: oidc-cred's stdout may belong to git or kubectl, and whatever a
 // launched browser prints lands there unless the launcher redirects it (STYLE.md habit 1).
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 
 import { autoSubmitForm, CookieJar, decodeEntities, httpRequest, isRedirect, type HttpResponse } from './http-client.js';
 
@@ -26,6 +28,7 @@ interface Flags {
   forgeState: boolean;
   replay: boolean;
   delayMs: number;
+  waitFor: string | undefined;
   stopAtProvider: boolean;
   exitCode: number | undefined;
   callbackPath: string;
@@ -40,6 +43,7 @@ function parseFlags(argv: readonly string[]): Flags {
     forgeState: false,
     replay: false,
     delayMs: 0,
+    waitFor: undefined,
     stopAtProvider: false,
     exitCode: undefined,
     callbackPath: '/callback',
@@ -61,6 +65,7 @@ function parseFlags(argv: readonly string[]): Flags {
       case '--forge-state': flags.forgeState = true; break;
       case '--replay': flags.replay = true; break;
       case '--delay': flags.delayMs = int(value(++i, a), a); break;
+      case '--wait-for': flags.waitFor = value(++i, a); break;
       case '--stop-at-provider': flags.stopAtProvider = true; break;
       case '--exit-code': flags.exitCode = int(value(++i, a), a); break;
       case '--callback-path': flags.callbackPath = value(++i, a); break;
@@ -98,6 +103,16 @@ class RunLog {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls for `file`; gives up (false) when oidc-cred, our parent, has gone away meanwhile. */
+async function waitForFile(file: string): Promise<boolean> {
+  const parent = process.ppid;
+  while (!existsSync(file)) {
+    if (process.ppid !== parent) return false;
+    await sleep(20);
+  }
+  return true;
+}
 
 function isCallback(url: URL, flags: Flags): boolean {
   return url.pathname === flags.callbackPath;
@@ -188,6 +203,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return flags.exitCode;
   }
   if (!flags.forgeState && !flags.replay) log.write();
+  if (flags.waitFor && !(await waitForFile(flags.waitFor))) return 1;
   try {
     return await run(flags, log);
   } catch (err) {

@@ -5,6 +5,7 @@
 // Why node:http and not the global fetch: fetch's first use costs ~50 ms of start-up
 // (docs/performance.md), and its keep-alive pool would keep a short-lived script's
 // event loop busy; `agent: false` here means every socket closes after its response.
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import * as http from 'node:http';
 
 export interface HttpResponse {
@@ -98,6 +99,27 @@ function pathMatches(requestPath: string, cookiePath: string): boolean {
   return cookiePath.endsWith('/') || requestPath.charAt(cookiePath.length) === '/';
 }
 
+/**
+ * Name resolution as a browser does it: `localhost` is the loopback whatever /etc/hosts says,
+ * IPv6 first (RFC 6761 §6.3; Chromium and Firefox both answer it themselves with ::1 before
+ * 127.0.0.1, falling back when ::1 refuses). /etc/hosts on many machines lists only
+ * 127.0.0.1, which would hide exactly the case a loopback server must get right.
+ */
+function browserLookup(
+  hostname: string,
+  options: LookupOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
+  if (hostname.toLowerCase() !== 'localhost') {
+    dnsLookup(hostname, options, callback as never);
+    return;
+  }
+  const both: LookupAddress[] = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
+  const wanted = both.filter((a) => !options.family || a.family === options.family);
+  if (options.all) callback(null, wanted);
+  else callback(null, wanted[0]!.address, wanted[0]!.family);
+}
+
 /** One HTTP exchange. Never follows redirects: the callers decide what a redirect means. */
 export function httpRequest(url: URL, opts: RequestOptions = {}): Promise<HttpResponse> {
   const method = opts.method ?? (opts.form ? 'POST' : 'GET');
@@ -111,7 +133,7 @@ export function httpRequest(url: URL, opts: RequestOptions = {}): Promise<HttpRe
     headers['content-length'] = String(payload.length);
   }
   return new Promise<HttpResponse>((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
+    const req = http.request(url, { method, headers, agent: false, lookup: browserLookup }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);

@@ -276,7 +276,9 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
         // RFC 8252 §7.3: a native client's loopback redirect matches on any port.
         application_type: 'native',
         token_endpoint_auth_method: 'none',
-        redirect_uris: ['http://127.0.0.1/callback'],
+        // localhost too: Entra ID-style `--redirect-uri http://localhost/callback` and
+        // kubelogin's default `http://localhost` (any port as well, RFC 8252 §7.3).
+        redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://localhost'],
         grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
         response_types: ['code'],
       },

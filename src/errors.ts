@@ -69,6 +69,11 @@ export class ApiRefusedError extends OidcCredError {
   override readonly code = 'API_REFUSED';
 }
 
+/** The OS credential store that holds (or is to hold) a refresh token cannot be reached (docs/keyring.md). */
+export class KeyringError extends OidcCredError {
+  override readonly code = 'KEYRING';
+}
+
 /** Ctrl-C, SIGTERM or SIGHUP: 128 + signal number. */
 export class InterruptedError extends OidcCredError {
   override readonly code = 'INTERRUPTED';

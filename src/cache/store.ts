@@ -62,6 +62,8 @@ export interface CachedSession {
   /** Shared by every API of the session: the ID token (kube) and the refresh token. */
   id_token?: string | undefined;
   refresh_token?: string | undefined;
+  /** The refresh token is not in this file but in the OS credential store (docs/keyring.md). */
+  refresh_token_in?: 'keyring' | undefined;
   /** The scope the shared login was granted. */
   scope?: string | undefined;
   /** RFC 3339; the ID token's `exp`, counted from receipt on our clock (less a skew margin). */
@@ -230,6 +232,7 @@ export function parseSession(text: string, expectedKey?: string, legacyApi?: Api
   for (const f of ['id_token', 'refresh_token', 'id_token_expires_at'] as const) {
     if (s[f] !== undefined && typeof s[f] !== 'string') return { miss: 'cache file is corrupt' };
   }
+  if (s.refresh_token_in !== undefined && s.refresh_token_in !== 'keyring') return { miss: 'cache file is corrupt' };
   if (typeof s.apis !== 'object' || s.apis === null || Array.isArray(s.apis)) return { miss: 'cache file is corrupt' };
   for (const a of Object.values(s.apis)) {
     if (typeof a !== 'object' || a === null || typeof a.obtained_at !== 'string') return { miss: 'cache file is corrupt' };

@@ -2,12 +2,22 @@
 // token through the lifecycle (lock, refresh, login), print the protocol's answer.
 import type { RawOptions } from '../config/options.js';
 import type { Deps } from '../deps.js';
+import { GitHostRejected } from '../protocols/git.js';
 import { planTokenCommand } from '../protocols/request.js';
 import { getToken } from '../session/index.js';
 
 /** The exit code, or undefined when this is not a token-handing command (the CLI then parses it). */
 export async function answerTokenCommand(positionals: string[], flags: RawOptions, deps: Deps): Promise<number | undefined> {
-  const plan = await planTokenCommand(positionals, flags, deps);
+  let plan: Awaited<ReturnType<typeof planTokenCommand>>;
+  try {
+    plan = await planTokenCommand(positionals, flags, deps);
+  } catch (err) {
+    // A host git should not have sent: nothing to offer, as for a host no profile matches (git
+    // asks its next helper), and one line that says why.
+    if (!(err instanceof GitHostRejected)) throw err;
+    deps.log.info(`oidc-cred: ${err.message}`);
+    return 0;
+  }
   if (!plan) return undefined;
   if (plan.type === 'done') {
     deps.stdout.write(plan.stdout);

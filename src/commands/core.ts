@@ -1,6 +1,7 @@
 // login, token, status, logout (README, "Commands").
 import type { RawOptions } from '../config/options.js';
 import { defaultCacheDir, resolveSettings, type Settings } from '../config/resolve.js';
+import { refreshTokenLocation } from '../cache/keyring.js';
 import { cachePaths, listSessions, readSession, removeSession, type CachedSession } from '../cache/store.js';
 import type { Deps } from '../deps.js';
 import { ConfigError, describeError } from '../errors.js';
@@ -78,7 +79,9 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
       expires_at: latest ?? null,
       id_token_expires_at: s.id_token_expires_at ?? null,
       valid: exp !== undefined && exp > now,
-      refresh_token: !!s.refresh_token,
+      refresh_token: !!s.refresh_token || s.refresh_token_in === 'keyring',
+      /** Where the refresh token is (docs/keyring.md): "keyring", "file", or null when there is none. */
+      refresh_token_in: refreshTokenLocation(s) ?? null,
       apis,
     };
   });
@@ -97,7 +100,7 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
       continue;
     }
     const exp = r.expires_at ? `${r.expires_at.replace(/\.\d+Z$/, 'Z')}${r.valid ? '' : ' (expired)'}` : '-';
-    table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token ? 'yes' : 'no']);
+    table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token_in ?? 'no']);
     if (r.apis.length > 1 || r.apis.some((a) => a.audience || a.resources.length || a.own_login)) {
       for (const a of r.apis) {
         const what = [a.audience ? `audience ${a.audience}` : '', a.resources.length ? `resource ${a.resources.join(' ')}` : ''].filter(Boolean).join(', ') || `scope ${a.scopes.join(' ')}`;
@@ -120,33 +123,64 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
     let failed = 0;
     for (const { file, result } of listSessions(dir)) {
       const key = file.replace(/^.*\//, '').replace(/\.json$/, '');
-      if (revoke && 'session' in result) {
-        for (const rt of refreshTokensOf(result.session)) failed += (await revokeSession(result.session, rt, flags, deps)) ? 0 : 1;
+      const session = 'session' in result ? await withRefreshToken(result.session, revoke) : undefined;
+      if (revoke && session?.refresh_token) {
+        failed += (await revokeSession(session, flags, deps)) ? 0 : 1;
       }
+      if (revoke && session) for (const rt of ownLoginTokens(session)) failed += (await revokeSession({ ...session, refresh_token: rt }, flags, deps)) ? 0 : 1;
       removeSession(cachePaths(dir, key));
+      if (session) failed += (await removeKeyringItem(session, deps)) ? 0 : 1;
     }
     return failed ? 1 : 0;
   }
   const s = settings(flags, deps);
   const { paths } = sessionPaths(s, environment(deps));
   let ok = true;
-  if (revoke) {
-    const r = readSession(paths.file);
-    if ('session' in r) for (const rt of refreshTokensOf(r.session)) ok = (await revokeSession(r.session, rt, flags, deps)) && ok;
+  let r: ReturnType<typeof readSession>;
+  try {
+    r = readSession(paths.file);
+  } catch (err) {
+    // Without --revoke the file goes whatever state it is in (a mode another user could read, say).
+    if (revoke) throw err;
+    r = { miss: 'unreadable' };
   }
+  const session = 'session' in r ? await withRefreshToken(r.session, revoke) : undefined;
+  if (revoke && session?.refresh_token) ok = await revokeSession(session, flags, deps);
+  if (revoke && session) for (const rt of ownLoginTokens(session)) ok = (await revokeSession({ ...session, refresh_token: rt }, flags, deps)) && ok;
   const removed = removeSession(paths);
   if (!removed) deps.log.info(`oidc-cred: no cached session for ${s.profile ? `profile ${s.profile}` : s.issuer}`);
+  if (session && !(await removeKeyringItem(session, deps))) ok = false;
   return ok ? 0 : 1;
 }
 
-/** The shared refresh token (once, whatever number of APIs use it) and those of APIs with a login of their own. */
-function refreshTokensOf(s: CachedSession): string[] {
-  const own = Object.values(s.apis).map((a) => a.fallback?.refresh_token);
-  return [...new Set([s.refresh_token, ...own].filter((x): x is string => !!x))];
+/** The refresh tokens of the logins some APIs have of their own (docs/multi-api.md); the shared one is revoked once, apart. */
+function ownLoginTokens(s: CachedSession): string[] {
+  return [...new Set(Object.values(s.apis).map((a) => a.fallback?.refresh_token).filter((x): x is string => !!x && x !== s.refresh_token))];
 }
 
-/** Revokes a refresh token of a session at its own issuer (RFC 7009). False when that failed. */
-async function revokeSession(session: CachedSession, refreshToken: string, flags: RawOptions, deps: Deps): Promise<boolean> {
+/** For --revoke, a refresh token kept in the OS credential store is fetched from there (docs/keyring.md). */
+async function withRefreshToken(session: CachedSession, revoke: boolean): Promise<CachedSession> {
+  if (!revoke || session.refresh_token_in !== 'keyring') return session;
+  const { refreshTokenFromKeyring } = await import('../cache/keyring.js');
+  return { ...session, refresh_token: refreshTokenFromKeyring(session.key) };
+}
+
+/**
+ * logout removes the session's item from the OS credential store too. A store that cannot be
+ * reached costs only that item: the file is gone anyway, and the line names what to remove.
+ */
+async function removeKeyringItem(session: CachedSession, deps: Deps): Promise<boolean> {
+  if (session.refresh_token_in !== 'keyring') return true;
+  const { removeFromKeyring } = await import('../cache/keyring.js');
+  const r = removeFromKeyring(session.key);
+  if (r.ok) return true;
+  const how = deps.platform === 'linux' ? `remove it where the store is reachable: secret-tool clear service oidc-cred username ${session.key}` : 'remove it with the system\'s credential manager';
+  deps.log.info(`oidc-cred: could not remove the refresh token from the OS credential store (${r.item}): ${r.why} (the cache file is removed; ${how})`);
+  return false;
+}
+
+/** Revokes a session's refresh token at its own issuer (RFC 7009). False when that failed. */
+async function revokeSession(session: CachedSession, flags: RawOptions, deps: Deps): Promise<boolean> {
   const { connect, revoke } = await import('../oauth/client.js');
   let s: Settings;
   try {
@@ -156,7 +190,7 @@ async function revokeSession(session: CachedSession, refreshToken: string, flags
   }
   try {
     const p = await connect(s, { env: deps.env, log: deps.log, signal: deps.signal });
-    const done = await revoke(p, refreshToken, 'refresh_token');
+    const done = await revoke(p, session.refresh_token!, 'refresh_token');
     if (!done) deps.log.info(`oidc-cred: ${session.issuer} advertises no revocation endpoint; the session was only removed locally`);
     return true;
   } catch (err) {

@@ -470,15 +470,17 @@ function checkSession(s: Settings, deps: Deps, add: (c: Check) => void): void {
   const valid = Number.isFinite(exp) && exp > now;
   const until = Number.isFinite(exp) ? new Date(exp).toISOString().replace(/\.\d+Z$/, 'Z') : 'unknown';
   const who = user ? `${clean(user, 80)}, ` : grant === 'client-credentials' ? 'a machine login, ' : '';
-  const refresh = se.refresh_token ? 'refresh token held' : 'no refresh token';
-  const where = `stored in file ${paths.file}`;
+  const inKeyring = se.refresh_token_in === 'keyring';
+  const held = !!se.refresh_token || inKeyring;
+  const refresh = inKeyring ? `refresh token held in the OS credential store (service oidc-cred, account ${se.key})` : se.refresh_token ? 'refresh token held' : 'no refresh token';
+  const where = inKeyring ? `the other tokens stored in file ${paths.file}` : `stored in file ${paths.file}`;
   if (valid) add({ check: 'session', status: 'ok', message: `${who}access token valid until ${until} (in ${Math.round((exp - now) / 60_000)} min), ${refresh}, ${where}` });
   else
     add({
       check: 'session',
-      status: se.refresh_token ? 'ok' : 'note',
+      status: held ? 'ok' : 'note',
       message: `${who}access token expired at ${until}, ${refresh}, ${where}`,
-      ...(se.refresh_token ? {} : { fix: "the next call logs in again, or run 'oidc-cred login'" }),
+      ...(held ? {} : { fix: "the next call logs in again, or run 'oidc-cred login'" }),
     });
 }
 

@@ -21,6 +21,9 @@ export type TokenType = (typeof TOKEN_TYPES)[number];
 /** RFC 6749 §2.3.1: HTTP Basic (client_secret_basic) or the request body (client_secret_post). */
 export const CLIENT_AUTHS = ['basic', 'post'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTHS)[number];
+/** Where the refresh token lives (docs/keyring.md). */
+export const STORAGES = ['auto', 'keyring', 'file'] as const;
+export type Storage = (typeof STORAGES)[number];
 
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'profile', type: 'string', env: 'OIDC_CRED_PROFILE', inConfig: false, describe: 'profile of the config file to use' },
@@ -42,6 +45,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'non-interactive', type: 'boolean', env: 'OIDC_CRED_NON_INTERACTIVE', inConfig: true, describe: 'never start a login; fail instead' },
   { name: 'min-valid', type: 'number', env: 'OIDC_CRED_MIN_VALID', inConfig: true, describe: 'refresh a token that expires within this many seconds (default 60)' },
   { name: 'token-type', type: 'string', inConfig: true, choices: TOKEN_TYPES, describe: 'which token a protocol hands over (default access; id for kube)' },
+  { name: 'storage', type: 'string', env: 'OIDC_CRED_STORAGE', inConfig: true, choices: STORAGES, describe: 'where the refresh token lives: the OS credential store (keyring), the cache file, or auto (keyring when one answers)' },
   { name: 'cache-dir', type: 'string', env: 'OIDC_CRED_CACHE_DIR', inConfig: true, describe: 'token cache directory (default $XDG_CACHE_HOME/oidc-cred)' },
   { name: 'ca-file', type: 'string', inConfig: true, describe: 'extra CA bundle (PEM) for the provider' },
   { name: 'verbose', type: 'boolean', alias: 'v', env: 'OIDC_CRED_DEBUG', inConfig: true, describe: 'debug log on stderr (tokens redacted)' },

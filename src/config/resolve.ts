@@ -9,11 +9,13 @@ import {
   GLOBAL_OPTIONS,
   GRANTS,
   PROFILE_ONLY_KEYS,
+  STORAGES,
   TOKEN_TYPES,
   type ClientAuthMethod,
   type Grant,
   type OptionSpec,
   type RawOptions,
+  type Storage,
   type TokenType,
 } from './options.js';
 
@@ -56,6 +58,8 @@ export interface Settings {
   nonInteractive: boolean;
   minValid: number;
   tokenType: TokenType | undefined;
+  /** Where the refresh token lives (docs/keyring.md). */
+  storage: Storage;
   cacheDir: string;
   caFile: string | undefined;
   verbose: boolean;
@@ -327,6 +331,8 @@ export function resolveSettings(input: ResolveInput): Settings {
   if (tokenType && !TOKEN_TYPES.includes(tokenType)) throw new ConfigError(`token-type "${tokenType}" is not one of ${TOKEN_TYPES.join(', ')}`);
   const clientAuth = str(pick('client-auth')) as ClientAuthMethod | undefined;
   if (clientAuth && !CLIENT_AUTHS.includes(clientAuth)) throw new ConfigError(`client-auth "${clientAuth}" is not one of ${CLIENT_AUTHS.join(', ')}`);
+  const storage = (str(pick('storage')) ?? 'auto') as Storage;
+  if (!STORAGES.includes(storage)) throw new ConfigError(`storage "${storage}" is not one of ${STORAGES.join(', ')}`);
   const timeout = num(pick('timeout'), 'timeout') ?? 300;
   const minValid = num(pick('min-valid'), 'min-valid') ?? 60;
   if (timeout <= 0) throw new ConfigError('timeout must be a positive number of seconds');
@@ -362,6 +368,7 @@ export function resolveSettings(input: ResolveInput): Settings {
     nonInteractive: pick('non-interactive') === true,
     minValid,
     tokenType,
+    storage,
     cacheDir: path('cache-dir') ?? defaultCacheDir(input.env, input.home),
     caFile: path('ca-file'),
     verbose: pick('verbose') === true,

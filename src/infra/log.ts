@@ -59,12 +59,13 @@ export class Logger {
    * verification_uri_complete (`…/device?code=<user code>` at Glewlwyd, docs/providers/glewlwyd.md):
    * the `name=value` masking would turn it into a dead link. Values registered with secret() are
    * still masked, so a provider that put the device code or a token into such a URL cannot get
-   * it shown; control characters are dropped, so that it cannot drive the terminal either.
+   * it shown; control characters are escaped, so that it cannot drive the terminal either.
    */
   forUser(line: string): void {
-    let s = line.replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+    let s = line;
     for (const v of this.#secrets) if (s.includes(v)) s = s.split(v).join('[redacted]');
-    this.out.write(`${s}\n`);
+    // One line, with every control character escaped like the logger's other lines.
+    this.out.write(`${escapeControls(s.replace(/[\r\n]/g, (c) => (c === '\n' ? '\\x0a' : '\\x0d')))}\n`);
   }
 
   /** A line for the user, said once per process whatever the number of calls. */

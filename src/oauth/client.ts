@@ -2,9 +2,9 @@
 // discovery, PKCE, state, iss, nonce, ID-token claims) and undici's fetch. Loaded only on the
 // slow path. Every failure becomes one ProviderError/LoginError line without secrets.
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, type ApiSpec } from '../cache/store.js';
+import { readCacheFile, writeFileAtomic, type ApiSpec } from '../cache/store.js';
 import * as oauth from 'oauth4webapi';
 import { refuseForeignFile, type Settings } from '../config/resolve.js';
 import { ApiRefusedError, ConfigError, LoginError, OidcCredError, ProviderError, RefreshRejectedError } from '../errors.js';
@@ -136,9 +136,12 @@ function metadataCache(dir: string | undefined, issuer: string): { read(): oauth
   return {
     read: () => {
       try {
-        const st = lstatSync(file);
-        if (!st.isFile() || (st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) return undefined;
-        const v = JSON.parse(readFileSync(file, 'utf8')) as { issuer?: unknown; fetched_at?: unknown; metadata?: oauth.AuthorizationServer };
+        // The same safe read as a session file: no symlink, no FIFO, ours and private.
+        const text = readCacheFile(file, (st) => {
+          if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) throw new Error('not private');
+        });
+        if (text === undefined) return undefined;
+        const v = JSON.parse(text) as { issuer?: unknown; fetched_at?: unknown; metadata?: oauth.AuthorizationServer };
         const age = Date.now() - (typeof v.fetched_at === 'number' ? v.fetched_at : 0);
         if (v.issuer !== issuer || !v.metadata || age < 0 || age > METADATA_TTL_MS) return undefined;
         return v.metadata;

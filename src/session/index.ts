@@ -8,7 +8,8 @@ import type { Deps } from '../deps.js';
 import { errnoOf, LoginError, NotInteractiveError } from '../errors.js';
 import { canShowLogin } from '../infra/browser.js';
 import type { LoginRequest, Provider, TokenResult } from '../oauth/client.js';
-import { obtainToken, type Authenticator, type Ports, type SessionLock } from './lifecycle.js';
+import { refreshTokenStore, type RefreshTokenStore } from '../cache/keyring.js';
+import { obtainToken, type Authenticator, type Ports, type SessionLock, type SessionStore } from './lifecycle.js';
 import { apiOf, sessionPaths, type Environment, type TokenAnswer } from './read.js';
 
 export type { TokenAnswer } from './read.js';
@@ -48,26 +49,8 @@ export function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
 
 function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths, grant: GrantKind, api: ApiRef): Ports {
   const legacy = cachePaths(paths.dir, legacySessionKey({ issuer: s.issuer, clientId: s.clientId, params: s.params, grant, audience: s.audience, scopes: s.scopes }));
-  let migrated = false;
   return {
-    store: {
-      read: () => {
-        const r = readSession(paths.file, key);
-        return 'miss' in r && r.miss === 'no cached session' ? readLegacy(legacy, key, api, () => (migrated = true)) : r;
-      },
-      write: (session) => {
-        writeSession(paths, session);
-        // The format-1 file it came from has been carried over: it goes (docs/cache.md).
-        if (migrated) {
-          migrated = false;
-          try {
-            removeSession(legacy);
-          } catch {
-            /* left behind: harmless, and status shows it */
-          }
-        }
-      },
-    },
+    store: sessionStore(s, deps, key, paths, legacy, api),
     lock: fileLock(paths, deps),
     clock: { now: deps.now, boot: bootClock },
     auth: providerAuthenticator(s, deps),
@@ -92,6 +75,39 @@ function readLegacy(legacy: CachePaths, key: string, api: ApiRef, found: () => v
   if (!('session' in r)) return { miss: 'no cached session' };
   found();
   return { session: { ...r.session, key }, migrated: true };
+}
+
+/** The session file, and the OS credential store for its refresh token (cache/keyring.ts) unless `--storage file` and the file holds it. */
+function sessionStore(s: Settings, deps: Deps, key: string, paths: CachePaths, legacy: CachePaths, api: ApiRef): SessionStore {
+  const file: SessionStore = { read: () => readSession(paths.file, key), write: (session) => writeSession(paths, session) };
+  let withKeyring: RefreshTokenStore | undefined;
+  let migrated = false;
+  return {
+    read: () => {
+      const r = withKeyring ? withKeyring.read() : file.read();
+      return 'miss' in r && r.miss === 'no cached session' ? readLegacy(legacy, key, api, () => (migrated = true)) : r;
+    },
+    write: (session) => {
+      if (withKeyring) withKeyring.write(session);
+      else file.write(session);
+      // The format-1 file it came from has been carried over: it goes (docs/cache.md).
+      if (migrated) {
+        migrated = false;
+        try {
+          removeSession(legacy);
+        } catch {
+          /* left behind: harmless, and status shows it */
+        }
+      }
+    },
+    // The keyring module is loaded here, under the lock, only when a refresh or a login is
+    // coming — and not at all for `--storage file` with a session that is in the file.
+    loadRefreshToken: (session, needed) => {
+      if (!withKeyring && s.storage === 'file' && session?.refresh_token_in !== 'keyring') return session;
+      withKeyring ??= refreshTokenStore(paths, key, s.storage, deps.log);
+      return withKeyring.loadRefreshToken(session, needed);
+    },
+  };
 }
 
 function fileLock(paths: CachePaths, deps: Deps): SessionLock {

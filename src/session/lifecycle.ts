@@ -18,6 +18,14 @@ export interface SessionStore {
   read(): ReadResult;
   /** Atomic. Throws; an error whose errno says the cache cannot be written costs only the caching. */
   write(session: CachedSession): void;
+  /**
+   * Under the lock, when the cached token will not do and before a refresh or a login: the
+   * session with its refresh token from where it lives (the OS credential store, docs/keyring.md)
+   * when `needed`, after making sure the next save can go where `--storage` says. Throws
+   * (KeyringError) when the store cannot be reached, before anything is sent. Absent: the file
+   * holds everything.
+   */
+  loadRefreshToken?(session: CachedSession | undefined, needed: boolean): CachedSession | undefined;
 }
 
 export interface LockHandle {
@@ -190,6 +198,13 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   if (current && !p.force) {
     const v = freshToken(current, p.kind, api, clock.now(), p.minValid, clock.boot());
     if (v) return { ...v, session: current, api };
+  }
+  // Only now, under the lock and with the cached token not good enough, is the credential store
+  // touched: a cache hit never loads it, and one that cannot be reached fails before a refresh
+  // or a login goes out.
+  if (p.grant === 'user' && store.loadRefreshToken) {
+    current = store.loadRefreshToken(current, !p.force);
+    if (current) remember(current, log);
   }
 
   if (p.grant === 'client-credentials') {

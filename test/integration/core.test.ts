@@ -98,7 +98,7 @@ describe('login and the hot path', () => {
     const r = await token(sb);
     assert.equal(r.code, 0, r.stderr);
     const [line] = sb.browserRuns();
-    assert.match(line!, /^\d+ http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(line!, /^\d+ http:\/\/127\.0\.0\.1:\d+\/\?k=[\w-]{22}$/);
     // …and the same URL is printed on stderr in case no browser opens.
     const url = line!.split(' ')[1]!;
     assert.ok(r.stderr.includes(url), 'login URL printed on stderr');

@@ -43,11 +43,14 @@ interface Running {
   /** resolves with the first user code the process prints */
   code: Promise<string>;
   child: () => ChildProcess;
+  /** the process has said on stderr that it waits for another one's login */
+  waiting: () => boolean;
 }
 
 /** Starts `oidc-cred <args>` with no browser command and stderr a pipe, and watches stderr for the code. */
 function start(issuer: string, sb: Sandbox, args: string[], env: Record<string, string> = {}): Running {
   let child: ChildProcess | undefined;
+  let waiting = false;
   let resolveCode!: (c: string) => void;
   const code = new Promise<string>((r) => (resolveCode = r));
   const done = runCommand(process.execPath, [BIN.oidcCred, ...args, '--issuer', issuer, '--client-id', 'oidc-cred-demo', '--cache-dir', sb.cacheDir], {
@@ -58,6 +61,7 @@ function start(issuer: string, sb: Sandbox, args: string[], env: Record<string, 
       let seen = '';
       c.stderr?.on('data', (d: Buffer | string) => {
         seen += d.toString();
+        waiting ||= /waiting for another oidc-cred process/.test(seen);
         const m = CODE.exec(seen);
         if (m) resolveCode(m[1]!);
       });
@@ -65,7 +69,7 @@ function start(issuer: string, sb: Sandbox, args: string[], env: Record<string, 
   });
   // A process that exits without a code must not leave a test waiting forever.
   void done.then((r) => resolveCode(`(exited ${r.code} without a code: ${r.stderr.trim()})`), () => undefined);
-  return { done, code, child: () => child! };
+  return { done, code, child: () => child!, waiting: () => waiting };
 }
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -102,9 +106,8 @@ describe('device grant against the real provider', () => {
     const sb = fresh(p);
     const runs = Array.from({ length: 8 }, () => start(p.issuer, sb, ['token', '--grant', 'device']));
     const userCode = await Promise.race(runs.map((r) => r.code));
-    // Give the other seven time to reach the lock (and, if the rule were broken, to ask for codes).
-    await waitFor(() => p.counts.deviceAuthorization >= 1, 30_000, 'the device authorization request');
-    await new Promise((r) => setTimeout(r, 1500));
+    // The other seven have reached the lock (and, if the rule were broken, asked for codes).
+    await waitFor(() => runs.filter((r) => r.waiting()).length === 7, 60_000, 'seven processes to wait for the login');
     await p.approveDeviceCode(userCode);
     const results = await Promise.all(runs.map((r) => r.done));
     for (const r of results) assert.equal(r.code, 0, r.stderr);
@@ -171,7 +174,7 @@ describe('device grant against the real provider', () => {
     const sb = fresh(p);
     const runs = Array.from({ length: 3 }, () => start(p.issuer, sb, ['token', '--grant', 'device']));
     const userCode = await Promise.race(runs.map((r) => r.code));
-    await new Promise((r) => setTimeout(r, 1000)); // let the other two queue behind the lock
+    await waitFor(() => runs.filter((r) => r.waiting()).length === 2, 60_000, 'the other two to queue behind the lock');
     p.mode = 'deny';
     try {
       await p.approveDeviceCode(userCode);

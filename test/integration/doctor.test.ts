@@ -84,11 +84,11 @@ describe('doctor', () => {
 
   it('an unregistered redirect URI and an unknown client: the error page the provider shows instead of a login page', async () => {
     const sb = sandbox(p);
-    const redirect = await doctor(sb, ['--issuer', p.issuer, '--client-id', p.publicClientId, '--redirect-uri', 'http://localhost/callback', '--port', '18123']);
+    const redirect = await doctor(sb, ['--issuer', p.issuer, '--client-id', p.publicClientId, '--redirect-uri', 'http://localhost/unregistered', '--port', '18123']);
     assert.equal(redirect.code, 1);
     assert.equal(
       line(redirect.stdout, 'authorization'),
-      `problem authorization: the provider answered HTTP 400 instead of a login page for client ${p.publicClientId} with redirect URI http://localhost:18123/callback: invalid_redirect_uri: redirect_uri did not match any of the client's registered redirect_uris (register http://localhost/callback (any port) as a redirect URI of client ${p.publicClientId} at the provider, or set --redirect-uri to one it has)`,
+      `problem authorization: the provider answered HTTP 400 instead of a login page for client ${p.publicClientId} with redirect URI http://localhost:18123/unregistered: invalid_redirect_uri: redirect_uri did not match any of the client's registered redirect_uris (register http://localhost/unregistered (any port) as a redirect URI of client ${p.publicClientId} at the provider, or set --redirect-uri to one it has)`,
     );
     const client = await doctor(sb, ['--issuer', p.issuer, '--client-id', 'no-such-client']);
     assert.equal(client.code, 1);

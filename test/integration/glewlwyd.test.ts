@@ -258,7 +258,7 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
     g.rewriteNext('device_authorization', (j) => ({ ...j, verification_uri_complete: `${String(j.verification_uri_complete)}\u001b]8;;http://evil.test/\u0007\u001b[2J` }));
     const r = await cli(sb, ['token', ...sb.args, '--grant', 'device', '--timeout', '3']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^oidc-cred: or open http:\/\/127\.0\.0\.1:\d+\/api\/oidc\/device\?code=\w{4}-\w{4}\]8;;http:\/\/evil\.test\/\[2J$/m);
+    assert.match(r.stderr, /^oidc-cred: or open http:\/\/127\.0\.0\.1:\d+\/api\/oidc\/device\?code=\w{4}-\w{4}\\x1b\]8;;http:\/\/evil\.test\/\\x07\\x1b\[2J$/m);
     assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'no control character but newlines');
     assert.match(r.stderr, /not completed within 3 seconds/);
     sb.cleanup();
@@ -315,6 +315,37 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
     } finally {
       await api.close();
     }
+  });
+
+  it('kube when the ID token expires: Glewlwyd issues none on refresh, so one login, said once (defect 5)', async () => {
+    const sb = fresh();
+    const execInfo = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } });
+    const first = await cli(sb, ['kube', ...sb.args], { KUBERNETES_EXEC_INFO: execInfo });
+    assert.equal(first.code, 0, first.stderr);
+    const file = sessionFiles(sb)[0]!;
+    const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    s.id_token_expires_at = new Date(Date.now() - 1000).toISOString();
+    s.expires_at = new Date(Date.now() - 1000).toISOString();
+    writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
+    g.resetCounts();
+    const r = await cli(sb, ['kube', ...sb.args], { KUBERNETES_EXEC_INFO: execInfo });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(g.counts.token.refresh_token, 1, 'the refresh is tried first');
+    assert.equal(r.stderr.match(/the provider issued no new ID token on refresh/g)?.length, 1, r.stderr);
+    assert.equal(g.counts.authorization, 1, 'then one login');
+    assert.equal(sb.browserRuns().length, 2);
+    sb.cleanup();
+  });
+
+  it('doctor finds the error page Glewlwyd shows for an unregistered redirect port, and passes the registered one (defect 6)', async () => {
+    const sb = fresh();
+    const registered = await cli(sb, ['doctor', ...sb.args]);
+    assert.match(registered.stdout, /^ok {6}authorization: /m, registered.stdout);
+    const unregistered = await cli(sb, ['doctor', ...sb.args.map((a) => (a === String(g.redirectPorts[0]) ? '49999' : a))]);
+    assert.equal(unregistered.code, 1, unregistered.stdout);
+    assert.match(unregistered.stdout, /^problem authorization: /m, unregistered.stdout);
+    assert.equal(g.counts.token.authorization_code ?? 0, 0, 'doctor never logs in');
+    sb.cleanup();
   });
 
   describe('logout --revoke', () => {

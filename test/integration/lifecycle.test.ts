@@ -195,3 +195,70 @@ describe('a lock that is lost is not trusted', () => {
     sb.cleanup();
   });
 });
+
+describe('one reading of argv and the environment', () => {
+  it('--verbose false and OIDC_CRED_DEBUG=0 print no debug line; a profile\'s "verbose": true does, on a cache hit too, saying which profile and cache answered', async () => {
+    const p = await provider({});
+    const sb = sandbox(p);
+    assert.equal((await token(sb)).code, 0);
+    age(sb, 3590); // the next call refreshes: the full program runs
+    const quiet = await token(sb, ['--verbose', 'false']);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(p.counts.token.refresh_token, 1);
+    assert.doesNotMatch(quiet.stderr, /oidc-cred\[debug\]/);
+    age(sb, 3590);
+    const quietEnv = await run(BIN.oidcCred, ['token', ...sb.args()], { env: { ...sb.env, OIDC_CRED_DEBUG: '0' } });
+    assert.equal(quietEnv.code, 0, quietEnv.stderr);
+    assert.doesNotMatch(quietEnv.stderr, /oidc-cred\[debug\]/);
+    const config = join(sb.dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ 'default-profile': 'loud', profiles: { loud: { issuer: p.issuer, 'client-id': p.publicClientId, 'cache-dir': sb.cacheDir, verbose: true } } }), { mode: 0o600 });
+    const requests = p.counts.requests;
+    const loud = await run(BIN.oidcCred, ['token', '--config', config], { env: sb.env });
+    assert.equal(loud.code, 0, loud.stderr);
+    assert.equal(loud.stdout, quietEnv.stdout, 'the cached token');
+    assert.equal(p.counts.requests, requests, 'a cache hit: no request');
+    assert.match(loud.stderr, new RegExp(`^oidc-cred\\[debug\\] profile loud, cache ${sb.cacheDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    sb.cleanup();
+  });
+
+  it('the environment is no side channel: OIDC_CRED_KUBELOGIN_ERROR means nothing, a bad kubelogin flag is a usage error', async () => {
+    const p = await provider({});
+    const sb = sandbox(p);
+    const execInfo = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } });
+    const r = await run(BIN.oidcCred, ['kube', ...sb.args()], { env: { ...sb.env, KUBERNETES_EXEC_INFO: execInfo, OIDC_CRED_KUBELOGIN_ERROR: 'boom' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /boom/);
+    const bad = await run(BIN.oidcCred, ['get-token', '--oidc-issuer-url', p.issuer, '--oidc-client-id', p.publicClientId, '--grant-type', 'password'], { env: { ...sb.env, KUBERNETES_EXEC_INFO: execInfo } });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^oidc-cred: kubelogin --grant-type password is not supported by oidc-cred/m);
+    assert.equal(bad.stdout, '');
+    sb.cleanup();
+  });
+});
+
+describe('a refresh costs one round trip', () => {
+  it('discovery metadata is reused from the cache; metadata that went out of date is fetched again and the refresh still succeeds', async () => {
+    const p = await provider({});
+    const sb = sandbox(p);
+    assert.equal((await token(sb)).code, 0);
+    age(sb, 3590);
+    p.resetCounts();
+    const r = await token(sb, ['--non-interactive']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(p.counts.discovery, 0, 'no discovery: the metadata came from the cache');
+    assert.equal(p.counts.requests, 1, 'one request: the refresh');
+    // The provider "moved" its token endpoint: the cached metadata now points at a 404.
+    const meta = join(sb.cacheDir, readdirSync(sb.cacheDir).find((f) => f.startsWith('provider-'))!);
+    const m = JSON.parse(readFileSync(meta, 'utf8')) as { metadata: Record<string, unknown> };
+    m.metadata.token_endpoint = `${p.issuer}/moved-away`;
+    writeFileSync(meta, JSON.stringify(m), { mode: 0o600 });
+    age(sb, 3590);
+    p.resetCounts();
+    const again = await token(sb, ['--non-interactive']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(p.counts.discovery, 1, 'fetched again after the 404');
+    assert.equal(p.counts.token.refresh_token, 1, 'then the refresh at the real endpoint');
+    assert.equal(p.counts.authorization, 0);
+    sb.cleanup();
+  });
+});

@@ -14,6 +14,7 @@ import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, BROWSER, lockExists, run, runCommand, sandbox, trackLeaks, waitFor, type RunResult, type Sandbox } from '../support/cli.ts';
 import { linkedBinDir } from '../support/git.ts';
 import { onlyApi } from '../support/session-file.ts';
+import { sessionKey } from '../../src/cache/store.ts';
 
 let p: TestProvider;
 const sandboxes: Sandbox[] = [];
@@ -134,7 +135,8 @@ describe('item 3: OIDC_CRED_CLIENT_SECRET is for one provider only', () => {
     const named = await run(BIN.oidcCred, ['token', '--profile', 'ci'], { env: { ...sb.env, MY_CI_SECRET: p.clientSecret } });
     assert.equal(named.code, 0, named.stderr);
     assert.equal(p.counts.token.client_credentials, 2);
-    const notNamed = await run(BIN.oidcCred, ['token', '--profile', 'ci', '--grant', 'client-credentials'], { env: { ...sb.env, OIDC_CRED_CLIENT_SECRET: p.clientSecret, OIDC_CRED_MIN_VALID: '100000' } });
+    // A cache of its own, so that a request must be made (a cached token would answer).
+    const notNamed = await run(BIN.oidcCred, ['token', '--profile', 'ci', '--grant', 'client-credentials', '--cache-dir', join(sb.dir, 'other-cache')], { env: { ...sb.env, OIDC_CRED_CLIENT_SECRET: p.clientSecret } });
     assert.equal(notNamed.code, 1, 'a profile naming another variable does not take OIDC_CRED_CLIENT_SECRET');
     assert.match(notNamed.stderr, /client credentials need a client secret/);
   });
@@ -203,6 +205,10 @@ describe('item 5: no child gets the client secret', () => {
       );
       chmodSync(script, 0o755);
     }
+    // xdg-open asks xdg-mime for the desktop's http handler first; on a machine with a browser
+    // installed (CI installs chromium) that would be the real one. No handler: the fake browsers.
+    writeFileSync(join(bin, 'xdg-mime'), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, 'xdg-mime'), 0o755);
     // No browser-command: the system opener is used. DISPLAY says a browser can be seen.
     writeConfig(sb, { 'default-profile': 'work', profiles: { work: { ...publicProfile(sb), 'browser-command': undefined } } });
     const env = { ...sb.env, PATH: `${bin}:${process.env.PATH}`, DISPLAY: ':99', OIDC_CRED_CLIENT_SECRET: p.clientSecret, CANARY_VARIABLE: 'present' };
@@ -319,6 +325,35 @@ describe('item 6: terminal controls from outside are escaped, not obeyed', () =>
     assert.equal(st.code, 0, st.stderr);
     assert.doesNotMatch(st.stdout, RAW_CONTROL);
     assert.match(st.stdout, /mallory@example\.com\\x1b\[2K\\x0d\\x9b1Alogged in as admin\\u202e\\x1b\]52/);
+  });
+});
+
+describe('item 7: tokens read from the cache are redacted like fresh ones', () => {
+  it('a provider error that echoes the cached refresh token does not print it', async () => {
+    const sb = fresh();
+    const refreshToken = 'cached-refresh-token-9f8e7d6c5b4a';
+    const op = await listen((req, body, res) => {
+      const url = new URL(req.url!, op.origin);
+      if (url.pathname === '/.well-known/openid-configuration') return json(res, 200, { issuer: op.origin, authorization_endpoint: `${op.origin}/auth`, token_endpoint: `${op.origin}/token` });
+      // A broken provider that quotes what it was sent (seen in the wild in error descriptions).
+      const sent = new URLSearchParams(body).get('refresh_token') ?? '';
+      return json(res, 403, { error: 'access_denied', error_description: `cannot refresh ${sent} right now` });
+    });
+    try {
+      // A session as an earlier run saved it: the access token has expired, the refresh token is cached.
+      const key = sessionKey({ issuer: op.origin, clientId: 'c', params: {}, grant: 'user' });
+      mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
+      const now = Date.now();
+      writeFileSync(join(sb.cacheDir, `${key}.json`), JSON.stringify({ version: 1, key, issuer: op.origin, client_id: 'c', grant: 'user', access_token: 'expired-access-token-0000', refresh_token: refreshToken, expires_at: new Date(now - 1000).toISOString(), obtained_at: new Date(now - 3600_000).toISOString() }), { mode: 0o600 });
+      const r = await run(BIN.oidcCred, ['token', '--issuer', op.origin, '--client-id', 'c', '--cache-dir', sb.cacheDir, '--non-interactive'], { env: sb.env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /could not refresh the token: .*cannot refresh \[redacted\] right now/);
+      assert.ok(!r.stderr.includes(refreshToken), r.stderr);
+      const v = await run(BIN.oidcCred, ['token', '-v', '--issuer', op.origin, '--client-id', 'c', '--cache-dir', sb.cacheDir, '--non-interactive'], { env: sb.env });
+      assert.ok(!v.stderr.includes(refreshToken), 'not in -v output either');
+    } finally {
+      await op.close();
+    }
   });
 });
 

@@ -41,7 +41,7 @@ describe('signals', () => {
       let child: ChildProcess | undefined;
       const holder = run(BIN.oidcCred, ['token', ...sb.args('--stop-at-provider')], { env: sb.env, onSpawn: (c) => (child = c) });
       await waitFor(() => lockExists(sb) && sb.browserRuns().length === 1, 15_000, 'the login to start');
-      const port = Number(/127\.0\.0\.1:(\d+)\/$/.exec(sb.browserRuns()[0]!)?.[1]);
+      const port = Number(/127\.0\.0\.1:(\d+)\/\?k=/.exec(sb.browserRuns()[0]!)?.[1]);
       assert.ok(await portOpen(port), 'the loopback server is listening during the login');
       child!.kill(sig);
       const h = await holder;
@@ -55,14 +55,26 @@ describe('signals', () => {
 
   it('SIGHUP to a process waiting for the lock → 129; the holder is unaffected', async () => {
     const sb = sandbox(p);
-    const holder = run(BIN.oidcCred, ['token', ...sb.args('--delay 2500')], { env: sb.env });
+    // The holder's browser waits for `go`, so the login stays open for as long as the test needs.
+    const go = join(sb.dir, 'go');
+    const holder = run(BIN.oidcCred, ['token', ...sb.args(`--wait-for ${go}`)], { env: sb.env });
     await waitFor(() => lockExists(sb), 15_000, 'the holder to take the lock');
     let waiter: ChildProcess | undefined;
-    const w = run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env, onSpawn: (c) => (waiter = c) });
-    await new Promise((r) => setTimeout(r, 1200));
+    let waiting = false;
+    const w = run(BIN.oidcCred, ['token', ...sb.args()], {
+      env: sb.env,
+      onSpawn: (c) => {
+        waiter = c;
+        let seen = '';
+        c.stderr?.on('data', (d: Buffer | string) => (waiting = /waiting for another oidc-cred process/.test((seen += d.toString()))));
+      },
+    });
+    // The line is printed once the waiter polls the lock, after its signal handlers are installed.
+    await waitFor(() => waiting, 30_000, 'the second process to say that it waits');
     waiter!.kill('SIGHUP');
     const wr = await w;
     assert.equal(wr.code, 129, wr.stderr);
+    writeFileSync(go, '');
     const hr = await holder;
     assert.equal(hr.code, 0, hr.stderr);
     sb.cleanup();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apiKey, type ApiRef, type ApiSpec, type CachedSession, type ReadResult } from '../../src/cache/store.ts';
-import { ApiRefusedError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
+import { ApiRefusedError, KeyringError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
 import type { LoginRequest, TokenResult } from '../../src/oauth/client.ts';
 import { obtainToken, toSession, type LockHandle, type LoginOutcome, type Policy, type Ports } from '../../src/session/lifecycle.ts';
 
@@ -605,5 +605,82 @@ describe('one login for every API (docs/multi-api.md)', () => {
     assert.ok(w.session!.apis[B.key]!.fallback);
     await obtainToken(policy({ api: A, login: both, force: true }), ports(w));
     assert.deepEqual(Object.keys(w.session!.apis), [A.key]);
+// The refresh token in the OS credential store (docs/keyring.md): the store port's
+// loadRefreshToken is the one place it is fetched, under the lock, only when a refresh or a login
+// is coming.
+  });
+});
+
+describe('the token lifecycle with the refresh token in a credential store', () => {
+  /** The fake store: the file holds the session without its refresh token; the "keyring" holds it. */
+  function inStore(w: World, o: { rt?: string; unreachable?: boolean } = {}): Ports & { loads: boolean[] } {
+    const base = ports(w);
+    const loads: boolean[] = [];
+    return {
+      ...base,
+      loads,
+      store: {
+        ...base.store,
+        loadRefreshToken: (s, needed) => {
+          loads.push(needed);
+          if (o.unreachable) throw new KeyringError('cannot read from the OS credential store', { hint: '--storage file' });
+          return s && needed ? { ...s, refresh_token: o.rt } : s;
+        },
+      },
+    };
+  }
+  const stored = (at: number): CachedSession => ({ ...sessionFrom(issued({ refresh: null }), at), refresh_token_in: 'keyring' });
+
+  it('cache hit: the store is not asked', async () => {
+    const w = world({ session: stored(T0 - minutes(10)) });
+    const pp = inStore(w, { rt: 'rt-k' });
+    await obtainToken(policy(), pp);
+    assert.deepEqual(pp.loads, []);
+  });
+
+  it('a valid token found under the lock (another process just refreshed): the store is not asked', async () => {
+    const w = world({ session: stored(T0 - minutes(59.5)) });
+    const pp = inStore(w, { rt: 'rt-k' });
+    // Fresh by the time the lock is ours: the re-read under the lock hands it over.
+    const orig = pp.lock.tryAcquire;
+    pp.lock.tryAcquire = async () => {
+      w.session = stored(T0);
+      return orig();
+    };
+    await obtainToken(policy(), pp);
+    assert.deepEqual(pp.loads, []);
+    assert.deepEqual(w.calls, []);
+  });
+
+  it('expiring: the refresh token comes from the store, under the lock, and is used once; it is kept secret', async () => {
+    const w = world({ session: stored(T0 - minutes(59.5)) });
+    const pp = inStore(w, { rt: 'rt-k' });
+    await obtainToken(policy(), pp);
+    assert.deepEqual(pp.loads, [true]);
+    assert.deepEqual(w.calls, ['refresh rt-k']);
+    assert.ok(w.secrets.has('rt-k'), 'registered for redaction');
+  });
+
+  it('store out of reach: fails with its error, no refresh, no login (even though a login could start)', async () => {
+    const w = world({ session: stored(T0 - minutes(61)) });
+    await assert.rejects(obtainToken(policy(), inStore(w, { unreachable: true })), KeyringError);
+    assert.deepEqual(w.calls, []);
+    assert.equal(w.writes.length, 0, 'nothing saved: the token stays where it is');
+    assert.equal(w.released, 1);
+  });
+
+  it('oidc-cred login: the store is checked (not read) before the login, so an unreachable one starts no login', async () => {
+    const w = world({ session: stored(T0 - minutes(10)) });
+    const pp = inStore(w, { unreachable: true });
+    await assert.rejects(obtainToken(policy({ force: true }), pp), KeyringError);
+    assert.deepEqual(pp.loads, [false]);
+    assert.deepEqual(w.calls, []);
+  });
+
+  it('client credentials never touch the store', async () => {
+    const w = world();
+    const pp = inStore(w, { unreachable: true });
+    await obtainToken(policy({ grant: 'client-credentials' }), pp);
+    assert.deepEqual(pp.loads, []);
   });
 });

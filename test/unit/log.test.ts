@@ -51,7 +51,7 @@ it("a URL meant for the user keeps its code= (RFC 8628 verification_uri_complete
   const out = text().split('\n');
   assert.equal(out[0], 'oidc-cred: or open http://127.0.0.1:4593/api/oidc/device?code=7PNY-T67J');
   assert.equal(out[1], 'oidc-cred: or open http://idp.test/device?code=[redacted]', 'a registered secret is masked even in a user URL');
-  assert.equal(out[2], 'oidc-cred: or open http://idp.test/device?code=ABCD]8;;http://evil.test', 'no control characters reach the terminal');
+  assert.equal(out[2], 'oidc-cred: or open http://idp.test/device?code=ABCD\\x1b]8;;http://evil.test\\x07\\x0d\\x0a', 'no control character reaches the terminal: each is escaped, on one line');
   assert.equal(out[3], 'callback ?code=[redacted]&state=xyz');
 });
 

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { resolveSettings, type ResolveInput } from '../../src/config/resolve.ts';
+import { resolveSettings, verboseFrom, type ResolveInput } from '../../src/config/resolve.ts';
 import { ConfigError, NoMatchingProfile } from '../../src/errors.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'oidc-cred-resolve-'));
@@ -209,5 +209,23 @@ describe('--resource and the profiles that share a login (docs/multi-api.md)', (
     assert.deepEqual(s.sessionScopes, ['email', 'offline_access', 'openid', 'registry:pull']);
     assert.deepEqual(at('other').sessionResources, ['https://elsewhere.example'], 'other params: a login of its own');
     assert.deepEqual(at('machine').sessionResources, ['https://machine.example'], 'client credentials: its own');
+  });
+});
+
+describe('verbosity: one reading of flag, environment and profile', () => {
+  it('--verbose false is off, OIDC_CRED_DEBUG=0 is off, a profile\'s "verbose": true is on', () => {
+    assert.equal(verboseFrom({ verbose: false }, { OIDC_CRED_DEBUG: '1' }), false, 'the flag wins');
+    assert.equal(verboseFrom({}, { OIDC_CRED_DEBUG: '0' }), false);
+    assert.equal(verboseFrom({}, { OIDC_CRED_DEBUG: 'off' }), false);
+    assert.equal(verboseFrom({}, { OIDC_CRED_DEBUG: '1' }), true);
+    assert.equal(verboseFrom({ verbose: true }, {}), true);
+    const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-verbose-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ 'default-profile': 'v', profiles: { v: { issuer: 'https://v.example/', 'client-id': 'v', verbose: true } } }), { mode: 0o600 });
+    const at = (flags: Record<string, unknown>, env: Record<string, string> = {}): boolean =>
+      resolveSettings({ flags: { config: file, ...flags } as ResolveInput['flags'], env, home: dir, cwd: dir, purpose: 'other' }).verbose;
+    assert.equal(at({}), true, 'the profile turns it on');
+    assert.equal(at({}, { OIDC_CRED_DEBUG: '0' }), false, 'the environment beats the profile');
+    assert.equal(at({ verbose: false }), false, 'the flag beats the profile');
   });
 });
