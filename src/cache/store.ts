@@ -46,9 +46,10 @@ export interface ApiToken extends ApiSpec {
   /**
    * This API has a login of its own: the shared refresh token brought no token for it (an error
    * such as invalid_target, or a JWT for another audience). Remembered until the next shared
-   * login. Its refresh token would live in the keyring under `<key>#<api key>`.
+   * login. Its refresh token is here, or (`refresh_token_in`) in the OS credential store under
+   * account `<key>#<api key>` (docs/keyring.md).
    */
-  fallback?: { reason: string; refresh_token?: string | undefined } | undefined;
+  fallback?: { reason: string; refresh_token?: string | undefined; refresh_token_in?: 'keyring' | undefined } | undefined;
 }
 
 export interface CachedSession {

@@ -160,9 +160,15 @@ function ownLoginTokens(s: CachedSession): string[] {
 
 /** For --revoke, a refresh token kept in the OS credential store is fetched from there (docs/keyring.md). */
 async function withRefreshToken(session: CachedSession, revoke: boolean): Promise<CachedSession> {
-  if (!revoke || session.refresh_token_in !== 'keyring') return session;
-  const { refreshTokenFromKeyring } = await import('../cache/keyring.js');
-  return { ...session, refresh_token: refreshTokenFromKeyring(session.key) };
+  const own = Object.values(session.apis).some((a) => a.fallback?.refresh_token_in === 'keyring');
+  if (!revoke || (session.refresh_token_in !== 'keyring' && !own)) return session;
+  const { refreshTokenFromKeyring, ownLoginAccount } = await import('../cache/keyring.js');
+  const apis = Object.fromEntries(
+    Object.entries(session.apis).map(([id, a]) =>
+      a.fallback?.refresh_token_in === 'keyring' ? [id, { ...a, fallback: { ...a.fallback, refresh_token: refreshTokenFromKeyring(ownLoginAccount(session.key, id)) } }] : [id, a],
+    ),
+  );
+  return { ...session, apis, refresh_token: session.refresh_token_in === 'keyring' ? refreshTokenFromKeyring(session.key) : session.refresh_token };
 }
 
 /**
@@ -170,8 +176,12 @@ async function withRefreshToken(session: CachedSession, revoke: boolean): Promis
  * reached costs only that item: the file is gone anyway, and the line names what to remove.
  */
 async function removeKeyringItem(session: CachedSession, deps: Deps): Promise<boolean> {
+  const own = Object.values(session.apis).some((a) => a.fallback?.refresh_token_in === 'keyring');
+  if (session.refresh_token_in !== 'keyring' && !own) return true;
+  const { removeFromKeyring, ownLoginAccounts } = await import('../cache/keyring.js');
+  // The APIs' own logins (docs/multi-api.md) have items of their own.
+  for (const account of ownLoginAccounts(session)) removeFromKeyring(account);
   if (session.refresh_token_in !== 'keyring') return true;
-  const { removeFromKeyring } = await import('../cache/keyring.js');
   const r = removeFromKeyring(session.key);
   if (r.ok) return true;
   const how = deps.platform === 'linux' ? `remove it where the store is reachable: secret-tool clear service oidc-cred username ${session.key}` : 'remove it with the system\'s credential manager';

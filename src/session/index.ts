@@ -103,7 +103,7 @@ function sessionStore(s: Settings, deps: Deps, key: string, paths: CachePaths, l
     // The keyring module is loaded here, under the lock, only when a refresh or a login is
     // coming — and not at all for `--storage file` with a session that is in the file.
     loadRefreshToken: (session, needed) => {
-      if (!withKeyring && s.storage === 'file' && session?.refresh_token_in !== 'keyring') return session;
+      if (!withKeyring && s.storage === 'file' && session?.refresh_token_in !== 'keyring' && !Object.values(session?.apis ?? {}).some((a) => a.fallback?.refresh_token_in === 'keyring')) return session;
       withKeyring ??= refreshTokenStore(paths, key, s.storage, deps.log);
       return withKeyring.loadRefreshToken(session, needed);
     },
