@@ -31,6 +31,16 @@ export interface ProviderOptions {
   /** The first N device-code polls that would answer `authorization_pending` answer
    * `slow_down` instead (oidc-provider never sends it, RFC 8628 §3.5). Default 0. */
   slowDownPolls?: number;
+  /**
+   * Auth0's multi-resource refresh tokens (docs/multi-api.md): the audiences a login's refresh
+   * token may later be used for. Every login is granted all of them (as RFC 8707 resources),
+   * and a refresh with `audience` gets a JWT for that one. Without it, a refresh
+   * with another audience silently gets the login's audience again — Auth0's behaviour without
+   * a policy for it. Default: none.
+   */
+  audiencePolicy?: string[];
+  /** Refresh requests with these audiences answer invalid_target, before the refresh token is looked at. Default: none. */
+  refusedAudiences?: string[];
 }
 
 export interface Counts {
@@ -364,8 +374,9 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
         // `audience` (authorize: a recognised extra param; token: read from the raw body,
         // where oidc-provider ignores unknown params) becomes the RFC 8707 resource.
         async defaultResource(ctx: KoaContext, _client: unknown, oneOf?: string[]) {
-          if (oneOf) return oneOf;
           const aud = ctx.oidc?.params?.audience ?? ctx.oidc?.body?.audience;
+          // Several resources granted, a token for one: the `audience` asked for, else the first.
+          if (oneOf) return typeof aud === 'string' && oneOf.includes(aud) ? aud : oneOf[0];
           return typeof aud === 'string' && aud ? aud : undefined;
         },
         // On code/refresh exchanges without `audience`, keep the audience granted at /auth.
@@ -484,6 +495,18 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
     else if (path === ROUTES.revocation && method === 'POST') counts.revocation += 1;
     else if (path === ROUTES.device_authorization && method === 'POST') counts.deviceAuthorization += 1;
 
+    // audiencePolicy: the login is granted every audience of the policy, as resources.
+    if (path === ROUTES.authorization && opts.audiencePolicy?.length) {
+      const url = new URL(req.url ?? '/', issuer);
+      if (!url.searchParams.has('resource')) {
+        for (const a of opts.audiencePolicy) url.searchParams.append('resource', a);
+        req.url = `${url.pathname}${url.search}`;
+      }
+    }
+    if (path === ROUTES.token && method === 'POST' && opts.refusedAudiences?.length) {
+      refuseAudiences(req, res, opts.refusedAudiences);
+      return;
+    }
     if (path.startsWith(INTERACTION_PREFIX)) {
       interaction(req, res).catch((err: unknown) => {
         if (!res.headersSent) {
@@ -495,6 +518,27 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
     }
     handle(req, res);
   });
+
+  /** Reads the token request; a refresh for a refused audience is answered here, anything else goes on to the provider with its body parsed. */
+  function refuseAudiences(req: http.IncomingMessage, res: http.ServerResponse, refused: string[]): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const form = new URLSearchParams(text);
+      const audience = form.get('audience');
+      if (form.get('grant_type') === 'refresh_token' && audience && refused.includes(audience)) {
+        bump(counts.token, 'refresh_token');
+        bump(counts.tokenErrors, 'invalid_target');
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_target', error_description: `no policy allows audience ${audience}` }));
+        return;
+      }
+      // oidc-provider takes an already read body from req.body (lib/shared/selective_body.js).
+      (req as http.IncomingMessage & { body?: string }).body = text;
+      handle(req, res);
+    });
+  }
 
   async function userinfo(accessToken: string): Promise<Record<string, unknown> | null> {
     const res = await httpRequest(new URL(ROUTES.userinfo, issuer), {

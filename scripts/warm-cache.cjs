@@ -17,7 +17,7 @@ async function main() {
   const script = compile(undefined);
   const hot = load(script);
   // The session key is computed by the bundle itself, so that the file name is right.
-  const { sessionKeyFor } = hot;
+  const { sessionKeyFor, apiKeyFor } = hot;
   const now = Date.now();
   const header = Buffer.from('{"alg":"none"}').toString('base64url');
   const idToken = `${header}.${Buffer.from(JSON.stringify({ sub: 'w', exp: Math.floor(now / 1000) + 3600 })).toString('base64url')}.`;
@@ -25,7 +25,10 @@ async function main() {
   const key = sessionKeyFor(issuer, 'warm');
   writeFileSync(
     join(cacheDir, `${key}.json`),
-    JSON.stringify({ version: 1, key, issuer, client_id: 'warm', grant: 'user', access_token: 'warm-access-token', id_token: idToken, token_type: 'Bearer', expires_at: new Date(now + 3600_000).toISOString(), id_token_expires_at: new Date(now + 3600_000).toISOString(), obtained_at: new Date(now).toISOString() }),
+    JSON.stringify({
+      version: 2, key, issuer, client_id: 'warm', grant: 'user', id_token: idToken, id_token_expires_at: new Date(now + 3600_000).toISOString(), obtained_at: new Date(now).toISOString(),
+      apis: { [apiKeyFor()]: { resources: [], scopes: ['offline_access', 'openid'], access_token: 'warm-access-token', token_type: 'Bearer', expires_at: new Date(now + 3600_000).toISOString(), obtained_at: new Date(now).toISOString() } },
+    }),
     { mode: 0o600 },
   );
   process.env.HOME = dir;

@@ -9,7 +9,7 @@ import { readStdin as readWholeStdin } from './deps.js';
 import { planTokenCommand } from './protocols/request.js';
 import { translateKubeloginArgs, type KubeloginTranslation } from './protocols/kubelogin.js';
 import { cachedToken } from './session/read.js';
-import { sessionKey } from './cache/store.js';
+import { apiKey, sessionKey } from './cache/store.js';
 
 /** What bin/boot.cjs provides: the bundle runs inside vm.Script, where import() is not available. */
 export interface BootIo {
@@ -94,5 +94,10 @@ async function full(argv: string[], stdin: Promise<string> | undefined, io: Boot
 
 /** For the build's warm-up (scripts/warm-cache.cjs): the session key of a plain profile. */
 export function sessionKeyFor(issuer: string, clientId: string): string {
-  return sessionKey({ issuer, clientId, audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+  return sessionKey({ issuer, clientId, params: {}, grant: 'user' });
+}
+
+/** For the build's warm-up: the key of a plain profile's API inside its session. */
+export function apiKeyFor(): string {
+  return apiKey({ audience: undefined, resources: [], scopes: ['openid', 'offline_access'] });
 }

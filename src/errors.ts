@@ -61,6 +61,14 @@ export class RefreshRejectedError extends OidcCredError {
   override readonly code = 'REFRESH_REJECTED';
 }
 
+/**
+ * The provider will not issue a token for the API asked for with this refresh token
+ * (RFC 8707 invalid_target, RFC 6749 invalid_scope); the refresh token itself is still good.
+ */
+export class ApiRefusedError extends OidcCredError {
+  override readonly code = 'API_REFUSED';
+}
+
 /** The OS credential store that holds (or is to hold) a refresh token cannot be reached (docs/keyring.md). */
 export class KeyringError extends OidcCredError {
   override readonly code = 'KEYRING';

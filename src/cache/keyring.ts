@@ -89,6 +89,16 @@ export interface StoreLog {
 
 const itemName = (key: string): string => `service ${KEYRING_SERVICE}, account ${key}`;
 
+/** The store account of the login an API has of its own (docs/multi-api.md): `<key>#<api key>`. */
+export const ownLoginAccount = (key: string, api: string): string => `${key}#${api}`;
+
+/** The accounts of a session's APIs whose own login's refresh token is in the store. */
+export function ownLoginAccounts(s: CachedSession): string[] {
+  return Object.entries(s.apis)
+    .filter(([, a]) => a.fallback?.refresh_token_in === 'keyring')
+    .map(([api]) => ownLoginAccount(s.key, api));
+}
+
 /**
  * The session file with its refresh token wherever `--storage` puts it:
  * - `file`: in the file (a session found in the store moves back to the file on its next save);
@@ -104,6 +114,8 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
   /** What the store's item holds, as far as this process knows (read or written by it). */
   let inStore: string | undefined;
   let fileSaysStore = false;
+  /** The own-login items this process read or wrote (account → refresh token). */
+  const ownInStore = new Map<string, string | undefined>();
   /** Where this save goes, decided under the lock before a refresh or a login. */
   let target: 'keyring' | 'file' | undefined;
 
@@ -147,69 +159,127 @@ export function refreshTokenStore(paths: CachePaths, key: string, storage: Stora
     },
 
     loadRefreshToken(session, needed) {
-      fileSaysStore = session?.refresh_token_in === 'keyring';
-      if (session?.refresh_token_in !== 'keyring') {
-        target = decide(session?.refresh_token);
-        return session;
-      }
-      let rt: string | undefined;
-      try {
-        rt = kr().get(key);
-      } catch (err) {
-        // The token is in the store and nowhere else: never log in instead (the store may only be
-        // out of reach from here, e.g. an SSH session without D-Bus).
-        throw unreachable(err, "run it where the credential store is reachable (a desktop session, or a D-Bus session with the store unlocked), or start over with 'oidc-cred login --storage file'");
-      }
-      inStore = rt;
-      target = storage === 'file' ? 'file' : 'keyring';
-      if (!needed) return session;
-      if (rt === undefined) {
-        log.info(`oidc-cred: the refresh token is missing from the OS credential store (${itemName(key)}); a login is needed`);
-        return { ...session, refresh_token: undefined, refresh_token_in: undefined };
-      }
-      return { ...session, refresh_token: rt };
+      const loaded = loadShared(session, needed);
+      return loaded && needed ? loadOwn(loaded) : loaded;
     },
 
     write(session) {
-      const { refresh_token: rt, refresh_token_in: _where, ...rest } = session;
-      if (rt === undefined) {
-        writeSession(paths, rest);
-        // A dropped refresh token (the provider rejected it) must not linger in the store.
-        if (fileSaysStore || inStore !== undefined) removeQuietly(kr, key, log);
-        fileSaysStore = false;
-        inStore = undefined;
-        return;
-      }
-      target ??= decide(undefined);
-      if (target === 'keyring') {
-        if (inStore !== rt) {
-          try {
-            kr().set(key, rt);
-            inStore = rt;
-          } catch (err) {
-            // The provider has just issued it and the old one may be spent: losing it would mean a
-            // login. Keep it in the file, and say so (`auto`: once per cache directory).
-            writeSession(paths, { ...rest, refresh_token: rt });
-            fileSaysStore = false;
-            if (byAuto) {
-              fellBack(paths, err, log);
-              return;
-            }
-            log.info(`oidc-cred: warning: ${describeError(unreachable(err, '')).replace(/^oidc-cred: /, '')}; the refresh token is kept in the cache file ${paths.file} until the next save`);
-            return;
-          }
-        } else log.debug('the refresh token is unchanged: the credential store is not written');
-        writeSession(paths, { ...rest, refresh_token_in: 'keyring' });
-        fileSaysStore = true;
-        return;
-      }
-      writeSession(paths, { ...rest, refresh_token: rt });
-      if (fileSaysStore) removeQuietly(kr, key, log);
-      fileSaysStore = false;
-      if (fallback !== undefined) fellBack(paths, fallback, log);
-      fallback = undefined;
+      writeShared(moveOwn(session));
     },
   };
+
+  /**
+   * The refresh tokens of the APIs' own logins (docs/multi-api.md) go where the shared one goes,
+   * each under its own account; a store that cannot take one leaves it in the file.
+   */
+  function loadOwn(session: CachedSession): CachedSession {
+    const accounts = ownLoginAccounts(session);
+    if (!accounts.length) return session;
+    const apis = { ...session.apis };
+    for (const [api, a] of Object.entries(apis)) {
+      if (a.fallback?.refresh_token_in !== 'keyring') continue;
+      const account = ownLoginAccount(session.key, api);
+      let rt: string | undefined;
+      try {
+        rt = kr().get(account);
+      } catch (err) {
+        throw unreachable(err, 'run it where the credential store is reachable, or use --storage file');
+      }
+      ownInStore.set(account, rt);
+      apis[api] = { ...a, fallback: { reason: a.fallback.reason, refresh_token: rt } };
+    }
+    return { ...session, apis };
+  }
+
+  function moveOwn(session: CachedSession): CachedSession {
+    const keep = new Set<string>();
+    const apis = { ...session.apis };
+    for (const [api, a] of Object.entries(apis)) {
+      const rt = a.fallback?.refresh_token;
+      const account = ownLoginAccount(session.key, api);
+      if (a.fallback?.refresh_token_in === 'keyring' && rt === undefined) keep.add(account);
+      if (!a.fallback || rt === undefined || storage === 'file' || target === 'file') continue;
+      try {
+        if (ownInStore.get(account) !== rt) kr().set(account, rt);
+        ownInStore.set(account, rt);
+        keep.add(account);
+        apis[api] = { ...a, fallback: { reason: a.fallback.reason, refresh_token_in: 'keyring' } };
+      } catch (err) {
+        log.debug(`the refresh token of an API's own login stays in the cache file: ${reason(err)}`);
+      }
+    }
+    // Own logins that are gone (a new shared login forgets them) leave nothing in the store.
+    for (const account of [...ownInStore.keys()]) {
+      if (keep.has(account)) continue;
+      ownInStore.delete(account);
+      removeQuietly(kr, account, log);
+    }
+    return { ...session, apis };
+  }
+
+  function loadShared(session: CachedSession | undefined, needed: boolean): CachedSession | undefined {
+    fileSaysStore = session?.refresh_token_in === 'keyring';
+    if (session?.refresh_token_in !== 'keyring') {
+      target = decide(session?.refresh_token);
+      return session;
+    }
+    let rt: string | undefined;
+    try {
+      rt = kr().get(key);
+    } catch (err) {
+      // The token is in the store and nowhere else: never log in instead (the store may only be
+      // out of reach from here, e.g. an SSH session without D-Bus).
+      throw unreachable(err, "run it where the credential store is reachable (a desktop session, or a D-Bus session with the store unlocked), or start over with 'oidc-cred login --storage file'");
+    }
+    inStore = rt;
+    target = storage === 'file' ? 'file' : 'keyring';
+    if (!needed) return session;
+    if (rt === undefined) {
+      log.info(`oidc-cred: the refresh token is missing from the OS credential store (${itemName(key)}); a login is needed`);
+      return { ...session, refresh_token: undefined, refresh_token_in: undefined };
+    }
+    return { ...session, refresh_token: rt };
+  }
+
+  function writeShared(session: CachedSession): void {
+    const { refresh_token: rt, refresh_token_in: _where, ...rest } = session;
+    if (rt === undefined) {
+      writeSession(paths, rest);
+      // A dropped refresh token (the provider rejected it) must not linger in the store.
+      if (fileSaysStore || inStore !== undefined) removeQuietly(kr, key, log);
+      fileSaysStore = false;
+      inStore = undefined;
+      return;
+    }
+    target ??= decide(undefined);
+    if (target === 'keyring') {
+      if (inStore !== rt) {
+        try {
+          kr().set(key, rt);
+          inStore = rt;
+        } catch (err) {
+          // The provider has just issued it and the old one may be spent: losing it would mean a
+          // login. Keep it in the file, and say so (`auto`: once per cache directory).
+          writeSession(paths, { ...rest, refresh_token: rt });
+          fileSaysStore = false;
+          if (byAuto) {
+            fellBack(paths, err, log);
+            return;
+          }
+          log.info(`oidc-cred: warning: ${describeError(unreachable(err, '')).replace(/^oidc-cred: /, '')}; the refresh token is kept in the cache file ${paths.file} until the next save`);
+          return;
+        }
+      } else log.debug('the refresh token is unchanged: the credential store is not written');
+      writeSession(paths, { ...rest, refresh_token_in: 'keyring' });
+      fileSaysStore = true;
+      return;
+    }
+    writeSession(paths, { ...rest, refresh_token: rt });
+    if (fileSaysStore) removeQuietly(kr, key, log);
+    fileSaysStore = false;
+    if (fallback !== undefined) fellBack(paths, fallback, log);
+    fallback = undefined;
+  }
 }
 
 function removeQuietly(kr: () => Keyring, key: string, log: StoreLog): void {

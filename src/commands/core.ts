@@ -17,8 +17,8 @@ function settings(flags: RawOptions, deps: Deps): Settings {
   return s;
 }
 
-export function who(s: Pick<CachedSession, 'id_token' | 'access_token'>): string | undefined {
-  const c = decodeJwt(s.id_token) ?? decodeJwt(s.access_token);
+export function who(s: Pick<CachedSession, 'id_token' | 'apis'>): string | undefined {
+  const c = decodeJwt(s.id_token) ?? Object.values(s.apis).map((a) => decodeJwt(a.access_token)).find(Boolean);
   if (!c) return undefined;
   const v = c.email ?? c.preferred_username ?? c.name ?? c.sub;
   return typeof v === 'string' ? v : undefined;
@@ -57,7 +57,17 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
     if ('miss' in result) return { file, error: result.miss };
     const s = result.session;
     const claims = decodeJwt(s.id_token);
-    const exp = s.expires_at ? Date.parse(s.expires_at) : undefined;
+    // A session's APIs (docs/multi-api.md): each its own access token, from the shared login or one of its own.
+    const apis = Object.values(s.apis).map((a) => ({
+      audience: a.audience ?? null,
+      resources: a.resources,
+      scopes: a.scopes,
+      expires_at: a.expires_at ?? null,
+      valid: !!a.access_token && !!a.expires_at && Date.parse(a.expires_at) > now,
+      own_login: !!a.fallback,
+    }));
+    const latest = apis.map((a) => a.expires_at).filter((x): x is string => !!x).sort().pop();
+    const exp = latest ? Date.parse(latest) : undefined;
     return {
       file,
       profile: s.profile ?? null,
@@ -66,12 +76,13 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
       grant: s.grant,
       subject: typeof claims?.sub === 'string' ? claims.sub : null,
       email: typeof claims?.email === 'string' ? claims.email : null,
-      expires_at: s.expires_at ?? null,
+      expires_at: latest ?? null,
       id_token_expires_at: s.id_token_expires_at ?? null,
       valid: exp !== undefined && exp > now,
       refresh_token: !!s.refresh_token || s.refresh_token_in === 'keyring',
       /** Where the refresh token is (docs/keyring.md): "keyring", "file", or null when there is none. */
       refresh_token_in: refreshTokenLocation(s) ?? null,
+      apis,
     };
   });
   if (flags.json === true) {
@@ -90,6 +101,13 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
     }
     const exp = r.expires_at ? `${r.expires_at.replace(/\.\d+Z$/, 'Z')}${r.valid ? '' : ' (expired)'}` : '-';
     table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token_in ?? 'no']);
+    if (r.apis.length > 1 || r.apis.some((a) => a.audience || a.resources.length || a.own_login)) {
+      for (const a of r.apis) {
+        const what = [a.audience ? `audience ${a.audience}` : '', a.resources.length ? `resource ${a.resources.join(' ')}` : ''].filter(Boolean).join(', ') || `scope ${a.scopes.join(' ')}`;
+        const until = a.expires_at ? `${a.expires_at.replace(/\.\d+Z$/, 'Z')}${a.valid ? '' : ' (expired)'}` : '-';
+        table.push(['', `  api: ${what}`, '', a.own_login ? '(own login)' : '', until, '']);
+      }
+    }
   }
   // Claims, issuers and client ids come from outside: their control characters are shown, not obeyed.
   const cells = table.map((row) => row.map(escapeControls));
@@ -109,6 +127,7 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
       if (revoke && session?.refresh_token) {
         failed += (await revokeSession(session, flags, deps)) ? 0 : 1;
       }
+      if (revoke && session) for (const rt of ownLoginTokens(session)) failed += (await revokeSession({ ...session, refresh_token: rt }, flags, deps)) ? 0 : 1;
       removeSession(cachePaths(dir, key));
       if (session) failed += (await removeKeyringItem(session, deps)) ? 0 : 1;
     }
@@ -127,17 +146,29 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
   }
   const session = 'session' in r ? await withRefreshToken(r.session, revoke) : undefined;
   if (revoke && session?.refresh_token) ok = await revokeSession(session, flags, deps);
+  if (revoke && session) for (const rt of ownLoginTokens(session)) ok = (await revokeSession({ ...session, refresh_token: rt }, flags, deps)) && ok;
   const removed = removeSession(paths);
   if (!removed) deps.log.info(`oidc-cred: no cached session for ${s.profile ? `profile ${s.profile}` : s.issuer}`);
   if (session && !(await removeKeyringItem(session, deps))) ok = false;
   return ok ? 0 : 1;
 }
 
+/** The refresh tokens of the logins some APIs have of their own (docs/multi-api.md); the shared one is revoked once, apart. */
+function ownLoginTokens(s: CachedSession): string[] {
+  return [...new Set(Object.values(s.apis).map((a) => a.fallback?.refresh_token).filter((x): x is string => !!x && x !== s.refresh_token))];
+}
+
 /** For --revoke, a refresh token kept in the OS credential store is fetched from there (docs/keyring.md). */
 async function withRefreshToken(session: CachedSession, revoke: boolean): Promise<CachedSession> {
-  if (!revoke || session.refresh_token_in !== 'keyring') return session;
-  const { refreshTokenFromKeyring } = await import('../cache/keyring.js');
-  return { ...session, refresh_token: refreshTokenFromKeyring(session.key) };
+  const own = Object.values(session.apis).some((a) => a.fallback?.refresh_token_in === 'keyring');
+  if (!revoke || (session.refresh_token_in !== 'keyring' && !own)) return session;
+  const { refreshTokenFromKeyring, ownLoginAccount } = await import('../cache/keyring.js');
+  const apis = Object.fromEntries(
+    Object.entries(session.apis).map(([id, a]) =>
+      a.fallback?.refresh_token_in === 'keyring' ? [id, { ...a, fallback: { ...a.fallback, refresh_token: refreshTokenFromKeyring(ownLoginAccount(session.key, id)) } }] : [id, a],
+    ),
+  );
+  return { ...session, apis, refresh_token: session.refresh_token_in === 'keyring' ? refreshTokenFromKeyring(session.key) : session.refresh_token };
 }
 
 /**
@@ -145,8 +176,12 @@ async function withRefreshToken(session: CachedSession, revoke: boolean): Promis
  * reached costs only that item: the file is gone anyway, and the line names what to remove.
  */
 async function removeKeyringItem(session: CachedSession, deps: Deps): Promise<boolean> {
+  const own = Object.values(session.apis).some((a) => a.fallback?.refresh_token_in === 'keyring');
+  if (session.refresh_token_in !== 'keyring' && !own) return true;
+  const { removeFromKeyring, ownLoginAccounts } = await import('../cache/keyring.js');
+  // The APIs' own logins (docs/multi-api.md) have items of their own.
+  for (const account of ownLoginAccounts(session)) removeFromKeyring(account);
   if (session.refresh_token_in !== 'keyring') return true;
-  const { removeFromKeyring } = await import('../cache/keyring.js');
   const r = removeFromKeyring(session.key);
   if (r.ok) return true;
   const how = deps.platform === 'linux' ? `remove it where the store is reachable: secret-tool clear service oidc-cred username ${session.key}` : 'remove it with the system\'s credential manager';

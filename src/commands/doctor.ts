@@ -15,7 +15,7 @@ import { readSession } from '../cache/store.js';
 import type { Deps } from '../deps.js';
 import { describeError, OidcCredError } from '../errors.js';
 import { createFetch, type FetchLike } from '../infra/http.js';
-import { grantKind, hasSecret, sessionPaths, decodeJwt } from '../session/read.js';
+import { apiOf, grantKind, hasSecret, sessionPaths, decodeJwt } from '../session/read.js';
 import { environment } from '../session/index.js';
 import { dockerConfigPath, registryKey } from './setup/docker.js';
 import { gitUrl, shellWord } from './setup/git.js';
@@ -464,7 +464,8 @@ function checkSession(s: Settings, deps: Deps, add: (c: Check) => void): void {
   const se = r.session;
   const claims = decodeJwt(se.id_token);
   const user = typeof claims?.email === 'string' ? claims.email : typeof claims?.sub === 'string' ? claims.sub : undefined;
-  const exp = se.expires_at ? Date.parse(se.expires_at) : NaN;
+  const mine = se.apis[apiOf(s).key]?.expires_at;
+  const exp = mine ? Date.parse(mine) : NaN;
   const now = deps.now();
   const valid = Number.isFinite(exp) && exp > now;
   const until = Number.isFinite(exp) ? new Date(exp).toISOString().replace(/\.\d+Z$/, 'Z') : 'unknown';

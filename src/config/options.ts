@@ -34,6 +34,7 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'client-auth', type: 'string', env: 'OIDC_CRED_CLIENT_AUTH', inConfig: true, choices: CLIENT_AUTHS, describe: "how a confidential client sends its secret: basic or post (default: from the provider's metadata, basic when it offers both)" },
   { name: 'scope', type: 'array', env: 'OIDC_CRED_SCOPE', inConfig: true, describe: 'scopes to request (repeatable or space-separated; default "openid offline_access")' },
   { name: 'audience', type: 'string', env: 'OIDC_CRED_AUDIENCE', inConfig: true, describe: 'API audience, sent on authorize and token requests' },
+  { name: 'resource', type: 'array', env: 'OIDC_CRED_RESOURCE', inConfig: true, describe: 'RFC 8707 resource indicator of the API the token is for (repeatable)' },
   { name: 'param', type: 'array', inConfig: true, describe: 'extra authorization request parameter K=V (repeatable)' },
   { name: 'grant', type: 'string', env: 'OIDC_CRED_GRANT', inConfig: true, choices: GRANTS, describe: 'how to log in' },
   { name: 'port', type: 'array', env: 'OIDC_CRED_PORT', inConfig: true, describe: 'callback port(s) to try, in order (default: any free port)' },

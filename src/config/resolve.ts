@@ -40,6 +40,14 @@ export interface Settings {
   clientSecretEnvName: string | undefined;
   scopes: string[];
   audience: string | undefined;
+  /** RFC 8707 resource indicators of this profile's API. */
+  resources: string[];
+  /**
+   * What a login of the session asks for (docs/multi-api.md): every resource and the union of
+   * the scopes of the profiles that share the session (same issuer, client ID, grant and params).
+   */
+  sessionResources: string[];
+  sessionScopes: string[];
   params: Record<string, string>;
   grant: Grant;
   ports: number[];
@@ -330,6 +338,12 @@ export function resolveSettings(input: ResolveInput): Settings {
   if (timeout <= 0) throw new ConfigError('timeout must be a positive number of seconds');
   if (minValid < 0) throw new ConfigError('min-valid must not be negative');
 
+  const ownScopes = scopes.length ? scopes : ['openid', 'offline_access'];
+  const resources = [...new Set(words(pick('resource'), /\s+/))];
+  const shared = sharingProfiles(config, name, { issuer, clientId, params, grant });
+  const sessionResources = [...new Set([...resources, ...shared.flatMap((v) => words(v.resource, /\s+/))])].sort();
+  const sessionScopes = [...new Set([...ownScopes, ...shared.flatMap((v) => scopesOf(v)), 'offline_access'])].sort();
+
   return {
     profile: name,
     configFile: config.path,
@@ -339,8 +353,11 @@ export function resolveSettings(input: ResolveInput): Settings {
     clientSecretEnv: (name ? undefined : nonEmpty(input.clientSecretFromArgs)) ?? (secretEnvName ? nonEmpty(input.env[secretEnvName]) : undefined),
     clientSecretEnvName: secretEnvName,
     clientAuth,
-    scopes: scopes.length ? scopes : ['openid', 'offline_access'],
+    scopes: ownScopes,
     audience: str(pick('audience')),
+    resources,
+    sessionResources,
+    sessionScopes,
     params,
     grant,
     ports,
@@ -359,6 +376,32 @@ export function resolveSettings(input: ResolveInput): Settings {
     gitUsername: str(profile['git-username']) ?? 'oauth2',
     dockerUsername: str(profile['docker-username']) ?? 'oauth2accesstoken',
   };
+}
+
+/**
+ * The other profiles of the config file that share this one's session — one login, one refresh
+ * token (docs/multi-api.md): the same issuer, client ID, grant family and extra parameters.
+ */
+function sharingProfiles(config: ConfigFile, self: string | undefined, me: { issuer: string; clientId: string; params: Record<string, string>; grant: Grant }): ProfileValues[] {
+  const cc = (g: unknown): boolean => g === 'client-credentials';
+  const same = (a: Record<string, string>, b: Record<string, string>): boolean =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  const out: ProfileValues[] = [];
+  for (const [n, v] of config.profiles) {
+    if (n === self || str(v.issuer) !== me.issuer || str(v['client-id']) !== me.clientId || cc(v.grant) !== cc(me.grant)) continue;
+    const params: Record<string, string> = {};
+    for (const kv of list(v.param)) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) params[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    if (same(params, me.params)) out.push(v);
+  }
+  return out;
+}
+
+function scopesOf(v: ProfileValues): string[] {
+  const s = words(v.scope, /\s+/);
+  return s.length ? s : ['openid', 'offline_access'];
 }
 
 /**

@@ -4,18 +4,18 @@ import type { Settings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { OidcCredError, describeError } from '../errors.js';
 import { openBrowser } from '../infra/browser.js';
-import { exchangeCode, type Provider, type TokenResult } from './client.js';
+import { exchangeCode, loginRequestOf, type LoginRequest, type Provider, type TokenResult } from './client.js';
 import { startLoopback } from './loopback.js';
 
 /** Parameters oidc-cred owns; --param may not override them (that would break PKCE or state). */
-const RESERVED = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']);
+const RESERVED = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'resource']);
 
-export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Deps, req: LoginRequest = loginRequestOf(s)): Promise<TokenResult> {
   // oauth4webapi: 32 random bytes each, base64url (43 characters).
   const verifier = oauth.generateRandomCodeVerifier();
   const challenge = await oauth.calculatePKCECodeChallenge(verifier);
   const state = oauth.generateRandomState();
-  const nonce = s.scopes.includes('openid') ? oauth.generateRandomNonce() : undefined;
+  const nonce = req.scopes.includes('openid') ? oauth.generateRandomNonce() : undefined;
   deps.log.secret(verifier);
 
   const lb = await startLoopback({ ports: s.ports, redirectUri: s.redirectUri, expectedState: state, log: deps.log });
@@ -26,12 +26,14 @@ export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Dep
     q.set('response_type', 'code');
     q.set('client_id', s.clientId);
     q.set('redirect_uri', lb.redirectUri);
-    q.set('scope', s.scopes.join(' '));
+    q.set('scope', req.scopes.join(' '));
     q.set('state', state);
     if (nonce) q.set('nonce', nonce);
     q.set('code_challenge', challenge);
     q.set('code_challenge_method', 'S256');
-    if (s.audience) q.set('audience', s.audience);
+    if (req.audience) q.set('audience', req.audience);
+    // RFC 8707 §2.1: every API of the session, so that one grant covers them all.
+    for (const r of req.resources) q.append('resource', r);
     for (const [k, v] of Object.entries(s.params)) if (!RESERVED.has(k)) q.set(k, v);
     lb.setAuthorizationUrl(url.href);
 
@@ -42,7 +44,7 @@ export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Dep
 
     const cb = await lb.waitForCallback(deps.signal, s.timeout * 1000);
     try {
-      const r = await exchangeCode(p, cb.params, state, lb.redirectUri, verifier, nonce);
+      const r = await exchangeCode(p, cb.params, state, lb.redirectUri, verifier, nonce, req);
       await cb.finish(true, 'You are logged in. You can close this tab and return to your terminal.');
       return r;
     } catch (err) {

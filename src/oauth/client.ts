@@ -4,10 +4,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCacheFile, writeFileAtomic } from '../cache/store.js';
+import { readCacheFile, writeFileAtomic, type ApiSpec } from '../cache/store.js';
 import * as oauth from 'oauth4webapi';
 import { refuseForeignFile, type Settings } from '../config/resolve.js';
-import { ConfigError, LoginError, OidcCredError, ProviderError, RefreshRejectedError } from '../errors.js';
+import { ApiRefusedError, ConfigError, LoginError, OidcCredError, ProviderError, RefreshRejectedError } from '../errors.js';
 import { createFetch, type FetchLike } from '../infra/http.js';
 import type { Logger } from '../infra/log.js';
 
@@ -222,8 +222,28 @@ export interface TokenResult {
   idTokenExp: number | undefined;
 }
 
-function withAudience(s: Settings): Record<string, string> | undefined {
-  return s.audience ? { audience: s.audience } : undefined;
+/**
+ * What a login asks for (docs/multi-api.md): at the authorization endpoint the audience, every
+ * resource of the session (RFC 8707 §2.1) and the scopes; at the code exchange, the audience and
+ * the resources of the API that started it (RFC 8707 §2.2: one access token, for one API).
+ */
+export interface LoginRequest extends ApiSpec {
+  tokenAudience: string | undefined;
+  tokenResources: string[];
+}
+
+/** The login a profile's settings alone ask for. */
+export function loginRequestOf(s: Settings): LoginRequest {
+  return { audience: s.audience, resources: s.resources, scopes: s.scopes, tokenAudience: s.audience, tokenResources: s.resources };
+}
+
+/** Auth0's `audience` and RFC 8707 `resource` (repeated), and `scope` when given. */
+function apiParameters(a: { audience?: string | undefined; resources: readonly string[]; scopes?: readonly string[] }): URLSearchParams | undefined {
+  const q = new URLSearchParams();
+  if (a.audience) q.set('audience', a.audience);
+  for (const r of a.resources) q.append('resource', r);
+  if (a.scopes?.length) q.set('scope', a.scopes.join(' '));
+  return [...q.keys()].length ? q : undefined;
 }
 
 function result(response: oauth.TokenEndpointResponse, log: Logger): TokenResult {
@@ -234,7 +254,7 @@ function result(response: oauth.TokenEndpointResponse, log: Logger): TokenResult
   return { response, idTokenExp: typeof claims?.exp === 'number' ? claims.exp : undefined };
 }
 
-export async function exchangeCode(p: Provider, callback: URLSearchParams, expectedState: string, redirectUri: string, verifier: string, nonce: string | undefined): Promise<TokenResult> {
+export async function exchangeCode(p: Provider, callback: URLSearchParams, expectedState: string, redirectUri: string, verifier: string, nonce: string | undefined, req: LoginRequest = loginRequestOf(p.settings)): Promise<TokenResult> {
   let params: URLSearchParams;
   try {
     // Checks state and, where the provider advertises it, the RFC 9207 `iss` parameter.
@@ -250,7 +270,7 @@ export async function exchangeCode(p: Provider, callback: URLSearchParams, expec
   try {
     const res = await oauth.authorizationCodeGrantRequest(p.as, p.client, p.auth, params, redirectUri, verifier, {
       ...p.req,
-      additionalParameters: withAudience(p.settings),
+      additionalParameters: apiParameters({ audience: req.tokenAudience, resources: req.tokenResources }),
     });
     const response = await oauth.processAuthorizationCodeResponse(p.as, p.client, res, {
       expectedNonce: nonce ?? oauth.expectNoNonce,
@@ -262,11 +282,17 @@ export async function exchangeCode(p: Provider, callback: URLSearchParams, expec
   }
 }
 
-export async function refresh(p: Provider, refreshToken: string): Promise<TokenResult> {
+/** A refresh for one API of the session: its audience, resources and (when given) scopes — docs/multi-api.md. */
+export async function refresh(p: Provider, refreshToken: string, api: ApiSpec = { audience: p.settings.audience, resources: p.settings.resources, scopes: [] }): Promise<TokenResult> {
   try {
-    const res = await oauth.refreshTokenGrantRequest(p.as, p.client, p.auth, refreshToken, { ...p.req, additionalParameters: withAudience(p.settings) });
+    const res = await oauth.refreshTokenGrantRequest(p.as, p.client, p.auth, refreshToken, { ...p.req, additionalParameters: apiParameters(api) });
     return result(await oauth.processRefreshTokenResponse(p.as, p.client, res), p.log);
   } catch (err) {
+    // RFC 8707 §2 invalid_target, RFC 6749 §5.2 invalid_scope: not for this API, but the
+    // refresh token is not in question — the API logs in on its own (docs/multi-api.md).
+    if (err instanceof oauth.ResponseBodyError && (err.error === 'invalid_target' || err.error === 'invalid_scope')) {
+      throw new ApiRefusedError(`${err.error}${err.error_description ? `: ${err.error_description}` : ''}`);
+    }
     // RFC 6749 §5.2: the token endpoint answers 400 (401 for client authentication) when it
     // refuses a grant. Whatever the body says — invalid_grant, another code, or nothing at all
     // (Glewlwyd answers a revoked or expired refresh token with an empty 400) — this refresh
@@ -282,11 +308,12 @@ export async function refresh(p: Provider, refreshToken: string): Promise<TokenR
   }
 }
 
-export async function clientCredentials(p: Provider): Promise<TokenResult> {
-  const params: Record<string, string> = {};
-  const scopes = p.settings.scopes.filter((sc) => sc !== 'openid' && sc !== 'offline_access');
-  if (scopes.length) params.scope = scopes.join(' ');
-  if (p.settings.audience) params.audience = p.settings.audience;
+export async function clientCredentials(p: Provider, api: ApiSpec = { audience: p.settings.audience, resources: p.settings.resources, scopes: p.settings.scopes }): Promise<TokenResult> {
+  const params = new URLSearchParams();
+  const scopes = api.scopes.filter((sc) => sc !== 'openid' && sc !== 'offline_access');
+  if (scopes.length) params.set('scope', scopes.join(' '));
+  if (api.audience) params.set('audience', api.audience);
+  for (const r of api.resources) params.append('resource', r);
   try {
     const res = await oauth.clientCredentialsGrantRequest(p.as, p.client, p.auth, params, p.req);
     return result(await oauth.processClientCredentialsResponse(p.as, p.client, res), p.log);

@@ -6,7 +6,7 @@ import * as oauth from 'oauth4webapi';
 import type { Settings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { InterruptedError, LoginError, OidcCredError } from '../errors.js';
-import { providerError, type Provider, type TokenResult } from './client.js';
+import { loginRequestOf, providerError, type LoginRequest, type Provider, type TokenResult } from './client.js';
 
 /** RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default." */
 export const DEFAULT_INTERVAL_S = 5;
@@ -30,13 +30,23 @@ export function autoPicksDevice(p: Provider, s: Settings, env: Readonly<Record<s
   return !browserCanOpen(s, env, platform) && typeof p.as.device_authorization_endpoint === 'string';
 }
 
-export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+/** The code's token request: the audience and resources of the API that started the login (RFC 8707 §2.2). */
+function tokenParameters(req: LoginRequest): URLSearchParams | undefined {
+  const q = new URLSearchParams();
+  if (req.tokenAudience) q.set('audience', req.tokenAudience);
+  for (const r of req.tokenResources) q.append('resource', r);
+  return [...q.keys()].length ? q : undefined;
+}
+
+export async function deviceLogin(p: Provider, s: Settings, deps: Deps, req: LoginRequest = loginRequestOf(s)): Promise<TokenResult> {
   if (!p.as.device_authorization_endpoint) {
     throw new LoginError(`the provider ${s.issuer} advertises no device authorization endpoint`, { hint: 'use --grant authcode' });
   }
   const started = deps.now();
-  const params: Record<string, string> = { scope: s.scopes.join(' ') };
-  if (s.audience) params.audience = s.audience;
+  const params = new URLSearchParams({ scope: req.scopes.join(' ') });
+  if (req.audience) params.set('audience', req.audience);
+  // RFC 8707 §2.1 (for the device grant as for the authorization endpoint): every API of the session.
+  for (const r of req.resources) params.append('resource', r);
 
   let da: oauth.DeviceAuthorizationResponse;
   try {
@@ -67,7 +77,7 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise
     try {
       const res = await oauth.deviceCodeGrantRequest(p.as, p.client, p.auth, da.device_code, {
         ...p.req,
-        additionalParameters: s.audience ? { audience: s.audience } : undefined,
+        additionalParameters: tokenParameters(req),
       });
       const response = await oauth.processDeviceCodeResponse(p.as, p.client, res);
       deps.log.secret(response.access_token);

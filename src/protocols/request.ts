@@ -47,11 +47,11 @@ export async function planTokenCommand(positionals: readonly string[], flags: Ra
       format: (a) =>
         json
           ? `${JSON.stringify({
-              access_token: a.session.access_token ?? null,
+              access_token: a.session.apis[a.api]?.access_token ?? null,
               id_token: a.session.id_token ?? null,
-              token_type: a.session.token_type ?? null,
+              token_type: a.session.apis[a.api]?.token_type ?? null,
               expires_at: new Date(a.expiresAt).toISOString(),
-              scope: a.session.scope ?? null,
+              scope: a.session.apis[a.api]?.scope ?? a.session.scope ?? null,
             })}\n`
           : `${a.token}\n`,
     };

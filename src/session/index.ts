@@ -2,15 +2,15 @@
 // its outcome record (cache/lock.ts), the system clock, and the provider (oauth/). The rules
 // themselves are in ./lifecycle.ts; the cache-hit read in ./read.ts.
 import { DirWatch, lockHolder, readOutcome, tryLock, writeOutcome } from '../cache/lock.js';
-import { bootClock, readSession, writeSession, type CachePaths, type CachedSession, type TokenKind } from '../cache/store.js';
+import { bootClock, cachePaths, legacySessionKey, readSession, removeSession, writeSession, type ApiRef, type CachePaths, type CachedSession, type GrantKind, type ReadResult, type TokenKind } from '../cache/store.js';
 import type { Settings } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { errnoOf, LoginError, NotInteractiveError } from '../errors.js';
 import { canShowLogin } from '../infra/browser.js';
-import type { Provider, TokenResult } from '../oauth/client.js';
+import type { LoginRequest, Provider, TokenResult } from '../oauth/client.js';
 import { refreshTokenStore, type RefreshTokenStore } from '../cache/keyring.js';
 import { obtainToken, type Authenticator, type Ports, type SessionLock, type SessionStore } from './lifecycle.js';
-import { sessionPaths, type Environment, type TokenAnswer } from './read.js';
+import { apiOf, sessionPaths, type Environment, type TokenAnswer } from './read.js';
 
 export type { TokenAnswer } from './read.js';
 
@@ -28,6 +28,7 @@ export function environment(deps: Pick<Deps, 'env' | 'platform' | 'stderr'>): En
 export function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
   const s = req.settings;
   const { key, paths, grant } = sessionPaths(s, environment(deps));
+  const api = apiOf(s);
   return obtainToken(
     {
       kind: req.kind,
@@ -36,15 +37,20 @@ export function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
       timeout: s.timeout,
       nonInteractive: s.nonInteractive,
       grant,
+      api,
+      // docs/multi-api.md: the triggering API's audience, every resource and scope of the session.
+      login: { audience: s.audience, resources: s.sessionResources, scopes: s.sessionScopes },
+      profile: s.profile,
       session: { key, profile: s.profile, issuer: s.issuer, client_id: s.clientId },
     },
-    realPorts(s, deps, key, paths),
+    realPorts(s, deps, key, paths, grant, api),
   );
 }
 
-function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths): Ports {
+function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths, grant: GrantKind, api: ApiRef): Ports {
+  const legacy = cachePaths(paths.dir, legacySessionKey({ issuer: s.issuer, clientId: s.clientId, params: s.params, grant, audience: s.audience, scopes: s.scopes }));
   return {
-    store: sessionStore(s, deps, key, paths),
+    store: sessionStore(s, deps, key, paths, legacy, api),
     lock: fileLock(paths, deps),
     clock: { now: deps.now, boot: bootClock },
     auth: providerAuthenticator(s, deps),
@@ -54,17 +60,50 @@ function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths): Por
   };
 }
 
+/**
+ * A session of format 1 (one file per audience and scopes, under that older key) is carried
+ * over on first use: its refresh and ID tokens become the session's and its access token this
+ * API's, so an upgrade costs no login. Read under the new session's lock; saved under the new key.
+ */
+function readLegacy(legacy: CachePaths, key: string, api: ApiRef, found: () => void): ReadResult {
+  let r: ReadResult;
+  try {
+    r = readSession(legacy.file, legacy.file.replace(/^.*\//, '').replace(/\.json$/, ''), api);
+  } catch {
+    return { miss: 'no cached session' };
+  }
+  if (!('session' in r)) return { miss: 'no cached session' };
+  found();
+  return { session: { ...r.session, key }, migrated: true };
+}
+
 /** The session file, and the OS credential store for its refresh token (cache/keyring.ts) unless `--storage file` and the file holds it. */
-function sessionStore(s: Settings, deps: Deps, key: string, paths: CachePaths): SessionStore {
+function sessionStore(s: Settings, deps: Deps, key: string, paths: CachePaths, legacy: CachePaths, api: ApiRef): SessionStore {
   const file: SessionStore = { read: () => readSession(paths.file, key), write: (session) => writeSession(paths, session) };
   let withKeyring: RefreshTokenStore | undefined;
+  let migrated = false;
   return {
-    read: () => (withKeyring ? withKeyring.read() : file.read()),
-    write: (session) => (withKeyring ? withKeyring.write(session) : file.write(session)),
+    read: () => {
+      const r = withKeyring ? withKeyring.read() : file.read();
+      return 'miss' in r && r.miss === 'no cached session' ? readLegacy(legacy, key, api, () => (migrated = true)) : r;
+    },
+    write: (session) => {
+      if (withKeyring) withKeyring.write(session);
+      else file.write(session);
+      // The format-1 file it came from has been carried over: it goes (docs/cache.md).
+      if (migrated) {
+        migrated = false;
+        try {
+          removeSession(legacy);
+        } catch {
+          /* left behind: harmless, and status shows it */
+        }
+      }
+    },
     // The keyring module is loaded here, under the lock, only when a refresh or a login is
     // coming — and not at all for `--storage file` with a session that is in the file.
     loadRefreshToken: (session, needed) => {
-      if (!withKeyring && s.storage === 'file' && session?.refresh_token_in !== 'keyring') return session;
+      if (!withKeyring && s.storage === 'file' && session?.refresh_token_in !== 'keyring' && !Object.values(session?.apis ?? {}).some((a) => a.fallback?.refresh_token_in === 'keyring')) return session;
       withKeyring ??= refreshTokenStore(paths, key, s.storage, deps.log);
       return withKeyring.loadRefreshToken(session, needed);
     },
@@ -115,19 +154,19 @@ function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
   };
   return {
     prepare: async () => void (await (provider ??= connect(false))),
-    refresh: async (rt) => {
+    refresh: async (rt, api) => {
       const c = await client();
-      return withProvider((p) => c.refresh(p, rt), true);
+      return withProvider((p) => c.refresh(p, rt, api), true);
     },
-    clientCredentials: async () => {
+    clientCredentials: async (api) => {
       const c = await client();
       return withProvider((p) => {
         if (!p.hasSecret) throw new LoginError('client credentials need a client secret', { hint: 'set --client-secret-file or OIDC_CRED_CLIENT_SECRET' });
-        return c.clientCredentials(p);
+        return c.clientCredentials(p, api);
       }, true);
     },
     assertCanLogIn: () => assertCanLogIn(s, deps),
-    login: () => withProvider((p) => login(p, s, deps), false),
+    login: (req) => withProvider((p) => login(p, s, deps, req), false),
   };
 }
 
@@ -149,22 +188,23 @@ export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' 
 }
 
 /** The interactive grant: device when asked for, or when `auto` finds no browser to open and the provider offers it. */
-async function login(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+async function login(p: Provider, s: Settings, deps: Deps, req: LoginRequest): Promise<TokenResult> {
   if (s.grant === 'device' || s.grant === 'auto') {
     const device = await import('../oauth/device.js');
     if (s.grant === 'device' || device.autoPicksDevice(p, s, deps.env, deps.platform)) {
       deps.log.debug(`using the device grant (--grant ${s.grant})`);
-      return device.deviceLogin(p, s, deps);
+      return device.deviceLogin(p, s, deps, req);
     }
   }
   const { authorizationCodeLogin } = await import('../oauth/authcode.js');
-  return authorizationCodeLogin(p, s, deps);
+  return authorizationCodeLogin(p, s, deps, req);
 }
 
 /** Drops the access token of a session only when `secret` is that token (git/docker `erase`). */
 export async function invalidateIfOurs(s: Settings, env: Environment, secret: string, deps: Deps): Promise<boolean> {
   const { key, paths } = sessionPaths(s, env);
-  const ours = (c: CachedSession): boolean => secret === c.access_token || secret === c.id_token;
+  const api = apiOf(s).key;
+  const ours = (c: CachedSession): boolean => secret === c.apis[api]?.access_token || secret === c.id_token;
   const before = readSession(paths.file, key);
   if (!('session' in before) || !ours(before.session)) return false;
   // Under the lock, so that a refresh running right now is not overwritten with stale data.
@@ -181,11 +221,9 @@ export async function invalidateIfOurs(s: Settings, env: Environment, secret: st
       try {
         const r = readSession(paths.file, key);
         if (!('session' in r) || !ours(r.session) || !handle.held()) return false;
-        const next: CachedSession = { ...r.session };
-        if (secret === next.access_token) {
-          next.access_token = undefined;
-          next.expires_at = undefined;
-        }
+        const next: CachedSession = { ...r.session, apis: { ...r.session.apis } };
+        const a = next.apis[api];
+        if (a && secret === a.access_token) next.apis[api] = { ...a, access_token: undefined, expires_at: undefined };
         if (secret === next.id_token) {
           next.id_token = undefined;
           next.id_token_expires_at = undefined;

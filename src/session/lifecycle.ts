@@ -6,9 +6,9 @@
 // It talks to the world only through the ports below — the session store, the lock with its
 // outcome record, a clock and an authenticator — so that every rule is tested in-process with
 // fakes (test/unit/lifecycle.test.ts); ./index.ts wires the real ones.
-import type { BootClock, CachedSession, GrantKind, ReadResult, TokenKind } from '../cache/store.js';
-import { errnoOf, InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError, UNWRITABLE } from '../errors.js';
-import type { TokenResult } from '../oauth/client.js';
+import type { ApiRef, ApiSpec, ApiToken, BootClock, CachedSession, GrantKind, ReadResult, TokenKind } from '../cache/store.js';
+import { ApiRefusedError, errnoOf, InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError, UNWRITABLE } from '../errors.js';
+import type { LoginRequest, TokenResult } from '../oauth/client.js';
 import { DEFAULT_LIFETIME_S, freshToken, ID_TOKEN_SKEW_S, lifetimeMs, refreshMarginMs, saneLifetime } from './lifetime.js';
 import { decodeJwt, type TokenAnswer } from './read.js';
 
@@ -64,11 +64,12 @@ export interface Clock {
 export interface Authenticator {
   /** Connects (discovery) so that the next request goes out at once. */
   prepare(): Promise<void>;
-  refresh(refreshToken: string): Promise<TokenResult>;
-  clientCredentials(): Promise<TokenResult>;
+  /** grant_type=refresh_token for that API: its audience, resources, and scopes when not empty. Throws ApiRefusedError, RefreshRejectedError. */
+  refresh(refreshToken: string, api: ApiSpec): Promise<TokenResult>;
+  clientCredentials(api: ApiSpec): Promise<TokenResult>;
   /** Throws NotInteractiveError when no login may start here. No network. */
   assertCanLogIn(): void;
-  login(): Promise<TokenResult>;
+  login(req: LoginRequest): Promise<TokenResult>;
 }
 
 export interface Log {
@@ -98,6 +99,12 @@ export interface Policy {
   timeout: number;
   nonInteractive: boolean;
   grant: GrantKind;
+  /** The API the access token is for: its audience, resources and scopes (docs/multi-api.md). */
+  api: ApiRef;
+  /** What a shared login asks for: the API's audience, every resource and scope of the profiles sharing the session. */
+  login: ApiSpec;
+  /** For the advice when a login of the API's own is needed and may not start. */
+  profile?: string | undefined;
   /** What a new session record is made of. */
   session: Pick<CachedSession, 'key' | 'profile' | 'issuer' | 'client_id'>;
 }
@@ -110,11 +117,13 @@ const LOST = Symbol('lost the lock');
 
 export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer> {
   const { clock, log } = ports;
+  // A session carried over from an older format is saved under the lock first, so that the
+  // next call is a cache hit again.
   const fresh = (r: ReadResult): TokenAnswer | undefined => {
-    if (!('session' in r)) return undefined;
+    if (!('session' in r) || r.migrated) return undefined;
     remember(r.session, log);
-    const v = freshToken(r.session, p.kind, clock.now(), p.minValid, clock.boot());
-    return v ? { ...v, session: r.session } : undefined;
+    const v = freshToken(r.session, p.kind, p.api.key, clock.now(), p.minValid, clock.boot());
+    return v ? { ...v, session: r.session, api: p.api.key } : undefined;
   };
   if (!p.force) {
     const hot = fresh(ports.store.read());
@@ -180,9 +189,15 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   let current = 'session' in r ? r.session : undefined;
   if (!current && 'miss' in r && r.miss !== 'no cached session') log.info(`oidc-cred: ignoring the cached session (${r.miss}); it will be replaced`);
   if (current) remember(current, log);
+  const save = (s: CachedSession): CachedSession => saveSession(store, s, log);
+  if (current && 'migrated' in r && r.migrated) {
+    current = save(current);
+    log.debug('carried the session over from an older cache format');
+  }
+  const api = p.api.key;
   if (current && !p.force) {
-    const v = freshToken(current, p.kind, clock.now(), p.minValid, clock.boot());
-    if (v) return { ...v, session: current };
+    const v = freshToken(current, p.kind, api, clock.now(), p.minValid, clock.boot());
+    if (v) return { ...v, session: current, api };
   }
   // Only now, under the lock and with the cached token not good enough, is the credential store
   // touched: a cache hit never loads it, and one that cannot be reached fails before a refresh
@@ -191,28 +206,60 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
     current = store.loadRefreshToken(current, !p.force);
     if (current) remember(current, log);
   }
-  const save = (s: CachedSession): CachedSession => saveSession(store, s, log);
-  const canRefresh = !!current?.refresh_token && p.grant === 'user' && !p.force;
-  // Fail fast, before any network: nothing to refresh and no login allowed here.
-  if (!canRefresh && p.grant === 'user') auth.assertCanLogIn();
 
-  if (canRefresh && current?.refresh_token) {
+  if (p.grant === 'client-credentials') {
+    const res = await auth.clientCredentials(p.api);
+    if (!handle.held()) return LOST;
+    const next = save(withApi(current ?? emptySession(clock.now(), p), api, apiToken(res, clock.now(), clock.boot(), p.api, undefined)));
+    noteLifetime(next, p, log);
+    return handOver(next, res, p);
+  }
+
+  // An API that has a login of its own (the shared refresh token gave no token for it) keeps
+  // using it until the next shared login (docs/multi-api.md).
+  const own = !p.force && p.kind === 'access' ? current?.apis[api]?.fallback : undefined;
+  if (current && own) return ownLogin(p, ports, handle, current, own.reason, own.refresh_token);
+
+  const rt = p.force ? undefined : current?.refresh_token;
+  // A refresh is never tried for a resource the shared login did not request: some providers
+  // consume the refresh token before refusing (docs/multi-api.md). That API logs in on its own.
+  const unrequested = p.kind === 'access' && current ? p.api.resources.filter((x) => !(current!.login?.resources ?? []).includes(x)) : [];
+  if (rt && current && unrequested.length) {
+    return ownLogin(p, ports, handle, current, `the shared login did not request the resource ${unrequested.join(', ')}`, undefined);
+  }
+  // Fail fast, before any network: nothing to refresh and no login allowed here.
+  if (!rt) auth.assertCanLogIn();
+
+  if (rt && current) {
     // A rotated refresh token is good once: never send one read under a lock we no longer hold.
     // Checked after connecting, right before the request goes out.
     await auth.prepare();
     if (!handle.held()) return LOST;
     try {
-      const res = await auth.refresh(current.refresh_token);
+      const res = await auth.refresh(rt, refreshParams(p.api, current));
       // Lost meanwhile: whoever took over may have saved a newer session; do not overwrite it.
       if (!handle.held()) return LOST;
-      const next = save(toSession(res, clock.now(), clock.boot(), p, current));
+      const wrong = p.kind === 'access' ? audienceProblem(res, p.api) : undefined;
+      // A rotated refresh token that came with a wrong-audience answer is still the session's.
+      const shared = sharedFrom(res, clock.now(), clock.boot(), p, current);
+      if (wrong) {
+        const next = save(shared);
+        log.debug(`the refresh gave no token for this API: ${wrong}`);
+        return ownLogin(p, ports, handle, next, wrong, undefined);
+      }
+      const next = save(withApi(shared, api, apiToken(res, clock.now(), clock.boot(), p.api, undefined)));
       log.debug('refreshed the token');
       noteLifetime(next, p, log);
-      const issued = issuedToken(next, res, p.kind);
-      if (issued) return { ...issued, session: next };
+      const issued = issuedToken(next, res, p.kind, api);
+      if (issued) return { ...issued, session: next, api };
       log.once('no-id-token-on-refresh', 'oidc-cred: the provider issued no new ID token on refresh, so the expired one needs a new login (see docs/kubernetes.md: a longer ID-token lifetime, or --token-type access)');
       current = next;
     } catch (err) {
+      if (err instanceof ApiRefusedError && p.kind === 'access') {
+        if (!handle.held()) return LOST;
+        log.debug(() => `the refresh for this API was refused: ${describeError(err)}`);
+        return ownLogin(p, ports, handle, current, `the provider refused it (${err.message})`, undefined);
+      }
       if (!(err instanceof RefreshRejectedError)) throw err;
       if (!handle.held()) return LOST;
       // The grant is gone (revoked, expired, or a rotated token reused elsewhere): drop it.
@@ -224,37 +271,107 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
     }
   }
 
-  if (p.grant === 'client-credentials') {
-    const res = await auth.clientCredentials();
-    if (!handle.held()) return LOST;
-    const next = save(toSession(res, clock.now(), clock.boot(), p, undefined));
-    noteLifetime(next, p, log);
-    return handOver(next, res, p);
-  }
-
   auth.assertCanLogIn();
-  let res: TokenResult;
-  try {
-    res = await auth.login();
-  } catch (err) {
-    // Processes that waited for this login fail with it instead of opening their own tab.
-    if (err instanceof LoginError || err instanceof InterruptedError || err instanceof ProviderError) {
-      ports.lock.writeOutcome({ at: clock.now(), pid: ports.pid, ok: false, reason: describeError(err).replace(/^oidc-cred: /, '') });
-    }
-    throw err;
-  }
-  // A fresh login is saved even if the lock was lost meanwhile: it reuses nothing.
-  const next = save(toSession(res, clock.now(), clock.boot(), p, undefined));
+  const res = await recordedLogin(ports, { ...p.login, tokenResources: p.api.resources, tokenAudience: p.api.audience });
+  // A fresh login is saved even if the lock was lost meanwhile: it reuses nothing. It starts the
+  // session afresh: every API's own login is forgotten, and each refreshes from the new one.
+  const fresh = sharedFrom(res, clock.now(), clock.boot(), p, undefined);
+  const next = save(withApi({ ...fresh, login: p.login }, api, apiToken(res, clock.now(), clock.boot(), p.api, undefined)));
   ports.lock.writeOutcome({ at: clock.now(), pid: ports.pid, ok: true });
   warnIfSubjectChanged(current, next, log);
   noteLifetime(next, p, log);
   return handOver(next, res, p);
 }
 
-/** A token the provider has just issued is handed over however short-lived it is. */
+/** A login; a failed one is recorded so that the processes waiting for it fail with it instead of opening their own tab. */
+async function recordedLogin(ports: Ports, req: LoginRequest): Promise<TokenResult> {
+  try {
+    return await ports.auth.login(req);
+  } catch (err) {
+    if (err instanceof LoginError || err instanceof InterruptedError || err instanceof ProviderError) {
+      ports.lock.writeOutcome({ at: ports.clock.now(), pid: ports.pid, ok: false, reason: describeError(err).replace(/^oidc-cred: /, '') });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The API's login of its own (docs/multi-api.md): the shared refresh token gave no token for it.
+ * Its own refresh token first, if it has one; else one login for this API alone, announced once
+ * and remembered in the session (the shared tokens untouched) until the next shared login.
+ */
+async function ownLogin(p: Policy, ports: Ports, handle: LockHandle, current: CachedSession, reason: string, ownRefresh: string | undefined): Promise<TokenAnswer | typeof LOST> {
+  const { auth, clock, log, store } = ports;
+  const api = p.api.key;
+  const save = (s: CachedSession): CachedSession => saveSession(store, s, log);
+  const keep = (res: TokenResult, session: CachedSession, refreshToken: string | undefined): TokenAnswer => {
+    const tok = apiToken(res, clock.now(), clock.boot(), p.api, { reason, refresh_token: res.response.refresh_token ?? refreshToken });
+    const next = save(withApi(session, api, tok));
+    noteLifetime(next, p, log);
+    return handOver(next, res, p);
+  };
+  if (ownRefresh) {
+    await auth.prepare();
+    if (!handle.held()) return LOST;
+    try {
+      // Nothing but the refresh token: that login was for this API alone, and RFC 6749 §6 keeps
+      // its scope and (RFC 8707 §2.2) its resource — asking again could meet the same refusal.
+      const res = await auth.refresh(ownRefresh, { resources: [], scopes: [] });
+      if (!handle.held()) return LOST;
+      return keep(res, current, ownRefresh);
+    } catch (err) {
+      if (!(err instanceof RefreshRejectedError || err instanceof ApiRefusedError)) throw err;
+      if (!handle.held()) return LOST;
+      log.debug('the refresh token of this API\'s own login was refused; logging in for it again');
+    }
+  } else {
+    log.info(`oidc-cred: the shared login gives no token for ${describeApi(p.api)} (${reason}); logging in for it separately, once — this is remembered until the next shared login (docs/multi-api.md)`);
+  }
+  if (p.nonInteractive) {
+    throw new NotInteractiveError(`${describeApi(p.api)} needs a login of its own, and --non-interactive forbids it`, { hint: `run 'oidc-cred login${p.profile ? ` --profile ${p.profile}` : ''}'` });
+  }
+  auth.assertCanLogIn();
+  const scopes = [...new Set([...p.api.scopes, 'offline_access'])];
+  const res = await recordedLogin(ports, { audience: p.api.audience, resources: p.api.resources, scopes, tokenResources: p.api.resources, tokenAudience: p.api.audience });
+  ports.lock.writeOutcome({ at: clock.now(), pid: ports.pid, ok: true });
+  // Read again: a save meanwhile (this process's own, above) must not be undone.
+  const again = store.read();
+  return keep(res, 'session' in again ? again.session : current, undefined);
+}
+
+function describeApi(a: ApiSpec): string {
+  const what = [a.audience ? `audience ${a.audience}` : '', a.resources.length ? `resource ${a.resources.join(' ')}` : ''].filter(Boolean).join(', ');
+  return what ? `the API (${what})` : 'this API';
+}
+
+/** A refresh asks for the API's scopes only when they differ from the login's (RFC 6749 §6: omitted means the scopes granted). */
+function refreshParams(api: ApiSpec, s: CachedSession): ApiSpec {
+  const login = s.login?.scopes ?? [];
+  const same = login.length === api.scopes.length && api.scopes.every((x) => login.includes(x));
+  return { audience: api.audience, resources: api.resources, scopes: same || !s.login ? [] : api.scopes };
+}
+
+/**
+ * Why a token response is not for the API asked for, or undefined when it is (or cannot be
+ * told): a JWT access token's `aud` must contain the audience and every resource (RFC 9068
+ * §3, RFC 8707 §2.2). Auth0 silently answers with its default audience when no policy allows
+ * the one asked for. An opaque access token is taken as it is.
+ */
+export function audienceProblem(res: TokenResult, api: ApiSpec): string | undefined {
+  const wanted = [api.audience, ...api.resources].filter((x): x is string => !!x);
+  const token = res.response.access_token;
+  if (!wanted.length || typeof token !== 'string' || token.split('.').length !== 3) return undefined;
+  const claims = decodeJwt(token);
+  if (!claims) return undefined;
+  const aud = Array.isArray(claims.aud) ? claims.aud.filter((x): x is string => typeof x === 'string') : typeof claims.aud === 'string' ? [claims.aud] : [];
+  const missing = wanted.filter((w) => !aud.includes(w));
+  return missing.length ? `its access token is for ${aud.length ? aud.join(', ') : 'no audience'}, not ${missing.join(', ')}` : undefined;
+}
+
+/** A token just issued is handed over however short-lived it is. */
 function handOver(session: CachedSession, res: TokenResult, p: Policy): TokenAnswer {
-  const v = issuedToken(session, res, p.kind);
-  if (v) return { ...v, session };
+  const v = issuedToken(session, res, p.kind, p.api.key);
+  if (v) return { ...v, session, api: p.api.key };
   if (p.kind === 'id' && p.grant === 'client-credentials') {
     throw new ProviderError('a machine login (client credentials) has no ID token', { hint: 'use the access token (--token-type access)' });
   }
@@ -262,11 +379,12 @@ function handOver(session: CachedSession, res: TokenResult, p: Policy): TokenAns
 }
 
 /** The token of that kind if this response carried it (and it has not already expired). */
-function issuedToken(session: CachedSession, res: TokenResult, kind: TokenKind): { token: string; expiresAt: number } | undefined {
+function issuedToken(session: CachedSession, res: TokenResult, kind: TokenKind, api: string): { token: string; expiresAt: number } | undefined {
   const carried = kind === 'id' ? !!res.response.id_token : !!res.response.access_token;
   if (!carried) return undefined;
-  const token = kind === 'id' ? session.id_token : session.access_token;
-  const exp = Date.parse((kind === 'id' ? session.id_token_expires_at : session.expires_at) ?? '');
+  const a = session.apis[api];
+  const token = kind === 'id' ? session.id_token : a?.access_token;
+  const exp = Date.parse((kind === 'id' ? session.id_token_expires_at : a?.expires_at) ?? '');
   return token && Number.isFinite(exp) ? { token, expiresAt: exp } : undefined;
 }
 
@@ -288,13 +406,16 @@ function saveSession(store: SessionStore, session: CachedSession, log: Log): Cac
 
 /** Tokens read from the cache are as secret as fresh ones: a provider error echoing one must not print it. */
 function remember(s: CachedSession, log: Log): void {
-  log.secret(s.access_token);
   log.secret(s.id_token);
   log.secret(s.refresh_token);
+  for (const a of Object.values(s.apis)) {
+    log.secret(a.access_token);
+    log.secret(a.fallback?.refresh_token);
+  }
 }
 
 function noteLifetime(s: CachedSession, p: Policy, log: Log): void {
-  const life = lifetimeMs(s, p.kind);
+  const life = lifetimeMs(s, p.kind, p.api.key);
   if (life === undefined || life / 2 >= p.minValid * 1000) return;
   const margin = Math.round(refreshMarginMs(p.minValid, life) / 1000);
   log.debug(`the provider's ${p.kind === 'id' ? 'ID' : 'access'} tokens live ${Math.round(life / 1000)} s, less than twice --min-valid ${p.minValid}: they are refreshed at ${margin} s left`);
@@ -308,18 +429,49 @@ function warnIfSubjectChanged(before: CachedSession | undefined, after: CachedSe
   }
 }
 
-/** A token response as a cache record; expiry from expires_in against the local clock at receipt. */
-export function toSession(r: TokenResult, now: number, boot: BootClock | undefined, p: Pick<Policy, 'grant' | 'session'>, previous: CachedSession | undefined): CachedSession {
+/** When a token expires: expires_in against the local clock at receipt, else a JWT's exp − iat, else an hour. */
+function accessExpiry(r: TokenResult, now: number): number {
+  const t = r.response;
+  const stated = saneLifetime(t.expires_in);
+  if (stated !== undefined) return now + stated * 1000;
+  const jwt = decodeJwt(t.access_token);
+  const fromJwt = typeof jwt?.exp === 'number' && typeof jwt.iat === 'number' ? saneLifetime(jwt.exp - jwt.iat) : undefined;
+  return now + (fromJwt ?? DEFAULT_LIFETIME_S) * 1000;
+}
+
+/** One API's access token from a token response. */
+export function apiToken(r: TokenResult, now: number, boot: BootClock | undefined, api: ApiSpec, fallback: ApiToken['fallback']): ApiToken {
+  const t = r.response;
+  return {
+    audience: api.audience,
+    resources: api.resources,
+    scopes: api.scopes,
+    access_token: t.access_token,
+    token_type: t.token_type,
+    scope: t.scope,
+    expires_at: new Date(accessExpiry(r, now)).toISOString(),
+    obtained_at: new Date(now).toISOString(),
+    boot_id: boot?.id,
+    uptime_at: boot?.uptime,
+    ...(fallback ? { fallback } : {}),
+  };
+}
+
+function withApi(s: CachedSession, api: string, token: ApiToken): CachedSession {
+  return { ...s, apis: { ...s.apis, [api]: token } };
+}
+
+function emptySession(now: number, p: Pick<Policy, 'grant' | 'session'>): CachedSession {
+  return { version: 2, ...p.session, grant: p.grant, obtained_at: new Date(now).toISOString(), apis: {} };
+}
+
+/**
+ * The shared part of a session after a token response — the ID token and the refresh token —,
+ * keeping the other APIs' tokens of `previous`.
+ */
+export function sharedFrom(r: TokenResult, now: number, boot: BootClock | undefined, p: Pick<Policy, 'grant' | 'session'>, previous: CachedSession | undefined): CachedSession {
   const t = r.response;
   const iso = (ms: number): string => new Date(ms).toISOString();
-  const stated = saneLifetime(t.expires_in);
-  let accessExp: number;
-  if (stated !== undefined) accessExp = now + stated * 1000;
-  else {
-    const jwt = decodeJwt(t.access_token);
-    const fromJwt = typeof jwt?.exp === 'number' && typeof jwt.iat === 'number' ? saneLifetime(jwt.exp - jwt.iat) : undefined;
-    accessExp = now + (fromJwt ?? DEFAULT_LIFETIME_S) * 1000;
-  }
   const newIdToken = typeof t.id_token === 'string' && t.id_token ? t.id_token : undefined;
   // The ID token's lifetime (exp − iat) counted from receipt on our clock, like expires_in: a
   // local clock that is off does not make a fresh ID token look expired (or an old one valid).
@@ -334,16 +486,13 @@ export function toSession(r: TokenResult, now: number, boot: BootClock | undefin
   }
   const keptId = !newIdToken && previous?.id_token ? previous : undefined;
   return {
-    version: 1,
+    version: 2,
     ...p.session,
     grant: p.grant,
-    access_token: t.access_token,
     id_token: newIdToken ?? keptId?.id_token,
     // RFC 6749 §6: a refresh response without a new refresh token keeps the old one valid.
     refresh_token: t.refresh_token ?? previous?.refresh_token,
-    token_type: t.token_type,
-    scope: t.scope ?? previous?.scope,
-    expires_at: iso(accessExp),
+    scope: previous?.scope ?? t.scope,
     id_token_expires_at: newIdToken ? idExp : keptId?.id_token_expires_at,
     obtained_at: iso(now),
     // A kept ID token keeps its own receipt time, so its lifetime is not mistaken for the new one's.
@@ -351,7 +500,15 @@ export function toSession(r: TokenResult, now: number, boot: BootClock | undefin
     id_token_uptime_at: keptId ? (keptId.id_token_obtained_at ? keptId.id_token_uptime_at : keptId.uptime_at) : undefined,
     boot_id: boot?.id,
     uptime_at: boot?.uptime,
+    login: previous?.login,
+    apis: previous?.apis ?? {},
   };
+}
+
+/** A token response as a whole session record (one API): what a login saves. */
+export function toSession(r: TokenResult, now: number, boot: BootClock | undefined, p: Pick<Policy, 'grant' | 'session' | 'api' | 'login'>, previous: CachedSession | undefined): CachedSession {
+  const shared = sharedFrom(r, now, boot, p, previous);
+  return withApi({ ...shared, login: previous?.login ?? p.login }, p.api.key, apiToken(r, now, boot, p.api, undefined));
 }
 
 const MAX_MS = 366 * 24 * 3600 * 1000;

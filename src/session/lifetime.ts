@@ -24,22 +24,27 @@ export function refreshMarginMs(minValidSec: number, lifetimeMs: number): number
   return Math.min(minValidSec * 1000, Math.max(0, lifetimeMs) / 2);
 }
 
-/** When the session's token of that kind was received: the ID token may be older than the session's last refresh. */
-function receipt(s: CachedSession, kind: TokenKind): { obtainedAt: number; uptimeAt: number | undefined } {
-  const at = kind === 'id' && s.id_token_obtained_at ? s.id_token_obtained_at : s.obtained_at;
-  const up = kind === 'id' && s.id_token_obtained_at ? s.id_token_uptime_at : s.uptime_at;
-  return { obtainedAt: Date.parse(at), uptimeAt: up };
+/** When the token of that kind was received: the API's own receipt, or the ID token's (which may be older than the session's last refresh). */
+function receipt(s: CachedSession, kind: TokenKind, api: string): { obtainedAt: number; uptimeAt: number | undefined; bootId: string | undefined } {
+  if (kind === 'access') {
+    const a = s.apis[api];
+    return { obtainedAt: Date.parse(a?.obtained_at ?? ''), uptimeAt: a?.uptime_at, bootId: a?.boot_id };
+  }
+  const at = s.id_token_obtained_at ?? s.obtained_at;
+  const up = s.id_token_obtained_at ? s.id_token_uptime_at : s.uptime_at;
+  return { obtainedAt: Date.parse(at), uptimeAt: up, bootId: s.boot_id };
 }
 
 /** The token's lifetime (ms) as received, or undefined when the record does not say. */
-export function lifetimeMs(s: CachedSession, kind: TokenKind): number | undefined {
-  const t = tokenOf(s, kind);
-  const { obtainedAt } = receipt(s, kind);
+export function lifetimeMs(s: CachedSession, kind: TokenKind, api: string): number | undefined {
+  const t = tokenOf(s, kind, api);
+  const { obtainedAt } = receipt(s, kind, api);
   return t && Number.isFinite(obtainedAt) ? t.expiresAt - obtainedAt : undefined;
 }
 
 /**
- * The token of that kind if it is still good for the refresh margin. The wall clock can jump;
+ * The token of that kind (for an access token: the API's, by API key) if it is still good for
+ * the refresh margin. The wall clock can jump;
  * within one boot the time since receipt is also measured on the boot clock, and the stricter
  * answer wins: a clock set back cannot make an expired token look valid, and one set forward
  * only costs a refresh (after which both clocks agree again).
@@ -47,18 +52,19 @@ export function lifetimeMs(s: CachedSession, kind: TokenKind): number | undefine
 export function freshToken(
   s: CachedSession,
   kind: TokenKind,
+  api: string,
   now: number,
   minValidSec: number,
   boot: BootClock | undefined = bootClock(),
 ): { token: string; expiresAt: number } | undefined {
-  const t = tokenOf(s, kind);
+  const t = tokenOf(s, kind, api);
   if (!t) return undefined;
-  const { obtainedAt, uptimeAt } = receipt(s, kind);
+  const { obtainedAt, uptimeAt, bootId } = receipt(s, kind, api);
   // Obtained "in the future": the clock jumped back since; do not trust the wall clock.
   if (Number.isFinite(obtainedAt) && obtainedAt > now + 5 * 60_000) return undefined;
   let remaining = t.expiresAt - now;
   const lifetime = Number.isFinite(obtainedAt) ? t.expiresAt - obtainedAt : Infinity;
-  if (boot && s.boot_id === boot.id && typeof uptimeAt === 'number' && Number.isFinite(lifetime)) {
+  if (boot && bootId === boot.id && typeof uptimeAt === 'number' && Number.isFinite(lifetime)) {
     const elapsed = (boot.uptime - uptimeAt) * 1000;
     remaining = Math.min(remaining, lifetime - Math.max(0, elapsed));
   }

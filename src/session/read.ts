@@ -4,7 +4,7 @@
 // refresh, login, save) is ./lifecycle.ts, loaded only when this says no.
 import type { Settings } from '../config/resolve.js';
 import { canShowLogin } from '../infra/browser.js';
-import { cachePaths, readSession, sessionKey, type CachePaths, type CachedSession, type GrantKind, type TokenKind } from '../cache/store.js';
+import { apiKey, cachePaths, canonicalApi, readSession, sessionKey, type ApiRef, type CachePaths, type CachedSession, type GrantKind, type TokenKind } from '../cache/store.js';
 import { freshToken } from './lifetime.js';
 
 export interface Environment {
@@ -19,6 +19,8 @@ export interface TokenAnswer {
   /** ms since the epoch */
   expiresAt: number;
   session: CachedSession;
+  /** The API the token is for (its access token: session.apis[api]). */
+  api: string;
 }
 
 export function hasSecret(s: Settings): boolean {
@@ -38,22 +40,28 @@ export function grantKind(s: Settings, e: Environment): GrantKind {
 
 export function sessionPaths(s: Settings, e: Environment): { key: string; paths: CachePaths; grant: GrantKind } {
   const grant = grantKind(s, e);
-  const key = sessionKey({ issuer: s.issuer, clientId: s.clientId, audience: s.audience, scopes: s.scopes, params: s.params, grant });
+  const key = sessionKey({ issuer: s.issuer, clientId: s.clientId, params: s.params, grant });
   return { key, paths: cachePaths(s.cacheDir, key), grant };
+}
+
+/** The API a profile's access token is for, inside its session (docs/multi-api.md). */
+export function apiOf(s: Settings): ApiRef {
+  const spec = canonicalApi({ audience: s.audience, resources: s.resources, scopes: s.scopes });
+  return { ...spec, key: apiKey(spec) };
 }
 
 /** A cache hit: the cached token if it is good for the refresh margin, else undefined. May throw CacheError. */
 export function cachedToken(s: Settings, kind: TokenKind, e: Environment, now: number): TokenAnswer | undefined {
   const { key, paths } = sessionPaths(s, e);
-  return freshFromFile(paths, key, kind, s.minValid, now);
+  return freshFromFile(paths, key, kind, apiOf(s).key, s.minValid, now);
 }
 
 /** The session file's token of that kind, if it is good for the refresh margin. May throw CacheError. */
-export function freshFromFile(paths: CachePaths, key: string, kind: TokenKind, minValid: number, now: number): TokenAnswer | undefined {
+export function freshFromFile(paths: CachePaths, key: string, kind: TokenKind, api: string, minValid: number, now: number): TokenAnswer | undefined {
   const r = readSession(paths.file, key);
   if (!('session' in r)) return undefined;
-  const v = freshToken(r.session, kind, now, minValid);
-  return v ? { ...v, session: r.session } : undefined;
+  const v = freshToken(r.session, kind, api, now, minValid);
+  return v ? { ...v, session: r.session, api } : undefined;
 }
 
 /** The claims of a JWT, unverified: for display (who is logged in) and expiry only. */

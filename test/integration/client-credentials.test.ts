@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 const sandboxes: Sandbox[] = [];
@@ -59,7 +60,7 @@ describe('client credentials', () => {
     const cached = JSON.parse(readFileSync(sessionFile(sb), 'utf8')) as Record<string, unknown>;
     assert.equal(cached.grant, 'client-credentials');
     assert.equal(cached.refresh_token, undefined);
-    assert.equal(cached.access_token, token);
+    assert.equal(onlyApi(cached).access_token, token);
 
     p.resetCounts();
     const again = await cc(sb, ['--grant', 'client-credentials']);
@@ -87,8 +88,8 @@ describe('client credentials', () => {
     // Expiring: inside the default --min-valid of 60 s, but still valid.
     const file = sessionFile(sb);
     const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    s.expires_at = new Date(Date.now() + 20_000).toISOString();
-    s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
+    onlyApi(s).expires_at = new Date(Date.now() + 20_000).toISOString();
+    onlyApi(s).obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
     writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
     p.resetCounts();
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, sandbox, trackLeaks } from '../support/cli.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 before(async () => {
@@ -38,7 +39,7 @@ describe('status and logout', () => {
     assert.equal(parsed.sessions[0]!.issuer, p.issuer);
     assert.equal(parsed.sessions[0]!.email, 'demo@example.com');
     assert.equal(parsed.sessions[0]!.refresh_token, true);
-    for (const t of [session.access_token, session.id_token, session.refresh_token]) assert.ok(!st.stdout.includes(t!), 'status never prints a token');
+    for (const t of [onlyApi(session).access_token as string, session.id_token, session.refresh_token]) assert.ok(!st.stdout.includes(t!), 'status never prints a token');
     const table = await run(BIN.oidcCred, ['status', '--cache-dir', sb.cacheDir], { env: sb.env });
     assert.match(table.stdout, /demo@example\.com/);
 
@@ -61,8 +62,12 @@ describe('status and logout', () => {
   it('logout --all removes every session', async () => {
     const sb = sandbox(p);
     assert.equal((await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env })).code, 0);
+    // Another scope set is another API of the same login (docs/multi-api.md); other extra
+    // parameters are another login.
     assert.equal((await run(BIN.oidcCred, ['token', ...sb.args(), '--scope', 'openid'], { env: sb.env })).code, 0);
-    assert.equal(sessionFiles(sb.cacheDir).length, 2, 'two scope sets, two sessions');
+    assert.equal(sessionFiles(sb.cacheDir).length, 1, 'two scope sets, one session');
+    assert.equal((await run(BIN.oidcCred, ['token', ...sb.args(), '--param', 'login_hint=demo-user'], { env: sb.env })).code, 0);
+    assert.equal(sessionFiles(sb.cacheDir).length, 2, 'other params, two sessions');
     const r = await run(BIN.oidcCred, ['logout', '--all', '--cache-dir', sb.cacheDir], { env: sb.env });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(sessionFiles(sb.cacheDir), []);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, BROWSER, run, sandbox, trackLeaks, waitFor, lockExists, type RunResult, type Sandbox } from '../support/cli.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 before(async () => {
@@ -40,8 +41,8 @@ function editSession(sb: Sandbox, edit: (s: Record<string, unknown>) => void): v
 }
 
 const expiringSoon = (s: Record<string, unknown>): void => {
-  s.expires_at = new Date(Date.now() + 20_000).toISOString(); // inside the default --min-valid 60
-  s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
+  onlyApi(s).expires_at = new Date(Date.now() + 20_000).toISOString(); // inside the default --min-valid 60
+  onlyApi(s).obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
 };
 
 describe('login and the hot path', () => {
@@ -84,9 +85,10 @@ describe('login and the hot path', () => {
     assert.equal(statSync(sb.cacheDir).mode & 0o777, 0o700);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    for (const k of ['version', 'issuer', 'client_id', 'access_token', 'id_token', 'refresh_token', 'token_type', 'scope', 'expires_at', 'obtained_at']) {
+    for (const k of ['version', 'issuer', 'client_id', 'id_token', 'refresh_token', 'scope', 'obtained_at', 'apis']) {
       assert.ok(s[k] !== undefined, `cache file has ${k}`);
     }
+    for (const k of ['access_token', 'token_type', 'expires_at', 'obtained_at']) assert.ok(onlyApi(s)[k] !== undefined, `the API's record has ${k}`);
     assert.equal(s.issuer, p.issuer);
     sb.cleanup();
   });
@@ -367,7 +369,7 @@ describe('broken providers', () => {
     const first = await run(BIN.oidcCred, ['token', '--issuer', base, '--client-id', 'x', '--cache-dir', sb.cacheDir, '--non-interactive'], { env: sb.env });
     assert.equal(first.code, 1);
     const { sessionKey } = await import('../../src/cache/store.ts');
-    const key = sessionKey({ issuer: base, clientId: 'x', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+    const key = sessionKey({ issuer: base, clientId: 'x', params: {}, grant: 'user' });
     const now = Date.now();
     writeFileSync(
       join(sb.cacheDir, `${key}.json`),
@@ -394,7 +396,7 @@ describe('secrets', () => {
     const tok = r.stdout.trim();
     assert.ok(!r.stderr.includes(tok));
     const s = JSON.parse(readFileSync(sessionFile(sb), 'utf8')) as Record<string, string>;
-    for (const t of [s.access_token, s.id_token, s.refresh_token]) assert.ok(t && !r.stderr.includes(t));
+    for (const t of [onlyApi(s).access_token as string, s.id_token, s.refresh_token]) assert.ok(t && !r.stderr.includes(t));
     sb.cleanup();
   });
 });

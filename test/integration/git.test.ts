@@ -9,6 +9,7 @@ import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, runCommand, sandbox, trackLeaks, type RunResult, type Sandbox } from '../support/cli.ts';
 import { startGitServer, type GitServer } from '../../demo/git-server.ts';
 import { gitEnv, providerHelper, withHelper } from '../support/git.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 let server: GitServer;
@@ -86,7 +87,7 @@ describe('git clone through credential.helper=oidc-cred', () => {
     const env = gitEnv(sb);
     const login = await clone(sb, env);
     assert.equal(login.code, 0, login.stderr);
-    const token = session(sb).access_token;
+    const token = onlyApi(session(sb)).access_token;
     assert.equal(typeof token, 'string');
     p.resetCounts();
 
@@ -95,7 +96,7 @@ describe('git clone through credential.helper=oidc-cred', () => {
     assert.notEqual(rejected.code, 0, 'git 2.39 does not retry a rejected credential within one command');
     assert.equal(server.counts.forcedRejections, 1);
     const erased = session(sb);
-    assert.equal(erased.access_token, undefined, 'git called erase with our token, and we dropped it');
+    assert.equal(onlyApi(erased).access_token, undefined, 'git called erase with our token, and we dropped it');
     assert.equal(typeof erased.refresh_token, 'string', 'erase keeps the refresh token');
     assert.equal(p.counts.token.refresh_token ?? 0, 0);
 
@@ -104,7 +105,7 @@ describe('git clone through credential.helper=oidc-cred', () => {
     assert.equal(p.counts.token.refresh_token, 1, 'one refresh');
     assert.equal(p.counts.authorization, 0, 'no new login');
     assert.equal(sb.browserRuns().length, 1, 'the browser ran only for the first login');
-    assert.notEqual(session(sb).access_token, token, 'a new access token');
+    assert.notEqual(onlyApi(session(sb)).access_token, token, 'a new access token');
   });
 });
 

@@ -76,7 +76,7 @@ function session(sb: Sb): Record<string, string | undefined> {
 function expireAccessToken(sb: Sb): void {
   for (const f of sessionFiles(sb)) {
     const s = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-    s.expires_at = new Date(Date.now() - 1000).toISOString();
+    for (const a of Object.values(s.apis as Record<string, Record<string, unknown>>)) a.expires_at = new Date(Date.now() - 1000).toISOString();
     writeFileSync(f, JSON.stringify(s), { mode: 0o600 });
   }
 }

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, run, sandbox, trackLeaks } from '../support/cli.ts';
 import { startHostileOp, type Fault, type HostileOp } from '../support/hostile-op.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let op: HostileOp;
 let p: TestProvider;
@@ -99,8 +100,8 @@ describe('a cache that cannot be written', () => {
       assert.equal((await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env })).code, 0);
       const file = join(sb.cacheDir, sessions(sb.cacheDir)[0]!);
       const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-      s.expires_at = new Date(Date.now() + 10_000).toISOString();
-      s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
+      onlyApi(s).expires_at = new Date(Date.now() + 10_000).toISOString();
+      onlyApi(s).obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
       writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
       const before = readFileSync(file, 'utf8');
       // Fill the file system to the last byte.
@@ -112,7 +113,7 @@ describe('a cache that cannot be written', () => {
       const r = await run(BIN.oidcCred, ['token', ...sb.args()], { env: sb.env });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^\S{20,}\n$/);
-      assert.notEqual(r.stdout.trim(), s.access_token, 'a refreshed token');
+      assert.notEqual(r.stdout.trim(), onlyApi(s).access_token, 'a refreshed token');
       assert.match(r.stderr, /warning: .*(ENOSPC|cannot be written)/);
       assert.equal(readFileSync(file, 'utf8'), before, 'the old file is untouched, not truncated');
       assert.deepEqual(readdirSync(sb.cacheDir).filter((f) => f.endsWith('.tmp')), []);

@@ -33,6 +33,11 @@ function age(sb: Sandbox, seconds: number): void {
   };
   for (const k of ['expires_at', 'obtained_at', 'id_token_expires_at', 'id_token_obtained_at']) back(k);
   for (const k of ['uptime_at', 'id_token_uptime_at']) if (typeof s[k] === 'number') s[k] = (s[k] as number) - seconds;
+  // Each API's access token (docs/cache.md) ages too.
+  for (const a of Object.values(s.apis as Record<string, Record<string, unknown>>)) {
+    for (const k of ['expires_at', 'obtained_at']) if (typeof a[k] === 'string') a[k] = new Date(Date.parse(a[k] as string) - seconds * 1000).toISOString();
+    if (typeof a.uptime_at === 'number') a.uptime_at -= seconds;
+  }
   writeFileSync(sessionFile(sb), JSON.stringify(s), { mode: 0o600 });
 }
 

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { BIN, BROWSER, lockExists, run, runCommand, sandbox, trackLeaks, waitFor, type RunResult, type Sandbox } from '../support/cli.ts';
 import { linkedBinDir } from '../support/git.ts';
+import { onlyApi } from '../support/session-file.ts';
 import { sessionKey } from '../../src/cache/store.ts';
 
 let p: TestProvider;
@@ -58,7 +59,7 @@ function sessionFile(sb: Sandbox): string {
   assert.equal(files.length, 1, `one session file, found ${files.join(', ') || 'none'}`);
   return join(sb.cacheDir, files[0]!);
 }
-const cachedAccessToken = (sb: Sandbox): string => (JSON.parse(readFileSync(sessionFile(sb), 'utf8')) as { access_token: string }).access_token;
+const cachedAccessToken = (sb: Sandbox): string => onlyApi(JSON.parse(readFileSync(sessionFile(sb), 'utf8')) as Record<string, unknown>).access_token as string;
 
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
@@ -340,7 +341,7 @@ describe('item 7: tokens read from the cache are redacted like fresh ones', () =
     });
     try {
       // A session as an earlier run saved it: the access token has expired, the refresh token is cached.
-      const key = sessionKey({ issuer: op.origin, clientId: 'c', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+      const key = sessionKey({ issuer: op.origin, clientId: 'c', params: {}, grant: 'user' });
       mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
       const now = Date.now();
       writeFileSync(join(sb.cacheDir, `${key}.json`), JSON.stringify({ version: 1, key, issuer: op.origin, client_id: 'c', grant: 'user', access_token: 'expired-access-token-0000', refresh_token: refreshToken, expires_at: new Date(now - 1000).toISOString(), obtained_at: new Date(now - 3600_000).toISOString() }), { mode: 0o600 });

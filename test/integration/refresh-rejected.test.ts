@@ -53,7 +53,7 @@ function seeded(issuer: string): { dir: string; cacheDir: string; file: string; 
   const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-refresh-'));
   const cacheDir = join(dir, 'cache');
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-  const key = sessionKey({ issuer, clientId: 'x', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+  const key = sessionKey({ issuer, clientId: 'x', params: {}, grant: 'user' });
   const now = Date.now();
   const file = join(cacheDir, `${key}.json`);
   writeFileSync(

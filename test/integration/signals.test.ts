@@ -10,6 +10,7 @@ import { startProvider, type TestProvider } from '../../demo/provider.ts';
 import { sessionKey, bootClock } from '../../src/cache/store.ts';
 import { BIN, run, sandbox, trackLeaks, waitFor, lockExists } from '../support/cli.ts';
 import { startHostileOp, type HostileOp } from '../support/hostile-op.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 let p: TestProvider;
 let op: HostileOp;
@@ -83,7 +84,7 @@ describe('signals', () => {
     op.fault = 'refresh-hang';
     const sb = sandbox(p);
     mkdirSync(sb.cacheDir, { recursive: true, mode: 0o700 });
-    const key = sessionKey({ issuer: op.issuer, clientId: 'c', audience: undefined, scopes: ['openid', 'offline_access'], params: {}, grant: 'user' });
+    const key = sessionKey({ issuer: op.issuer, clientId: 'c', params: {}, grant: 'user' });
     const now = Date.now();
     const file = join(sb.cacheDir, `${key}.json`);
     writeFileSync(file, JSON.stringify({ version: 1, key, issuer: op.issuer, client_id: 'c', grant: 'user', access_token: 'expired-access-token-000', refresh_token: 'the-refresh-token-0000', expires_at: new Date(now - 1000).toISOString(), obtained_at: new Date(now - 3600_000).toISOString() }), { mode: 0o600 });
@@ -112,11 +113,11 @@ describe('clock jumps', () => {
     assert.equal(s.boot_id, boot.id, 'the boot clock is recorded');
     // As if the token arrived two hours of real (boot) time ago and the wall clock was then
     // set back by two hours: by the wall clock it looks brand new.
-    s.uptime_at = (s.uptime_at as number) - 7200;
+    onlyApi(s).uptime_at = (onlyApi(s).uptime_at as number) - 7200;
     writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
     const r = await run(BIN.oidcCred, ['token', ...sb.args(), '--non-interactive'], { env: sb.env });
     assert.equal(r.code, 0, r.stderr);
-    assert.notEqual(r.stdout.trim(), s.access_token);
+    assert.notEqual(r.stdout.trim(), onlyApi(s).access_token);
     assert.equal(p.counts.token.refresh_token, 1);
     sb.cleanup();
   });

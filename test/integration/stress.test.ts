@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN, run, sandbox, trackLeaks, waitFor, type RunResult, type Sandbox } from '../support/cli.ts';
 import { startProviderProcess, type ProcessProvider } from '../support/provider-process.ts';
+import { onlyApi } from '../support/session-file.ts';
 
 const N = 64;
 const WAITING = /waiting for another oidc-cred process/;
@@ -57,8 +58,8 @@ describe(`${N} concurrent processes`, { timeout: 600_000 }, () => {
     // Refresh: every process finds the token about to expire.
     const file = join(sb.cacheDir, readdirSync(sb.cacheDir).find((f) => /^[0-9a-f]{64}\.json$/.test(f))!);
     const s = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    s.expires_at = new Date(Date.now() + 10_000).toISOString();
-    s.obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
+    onlyApi(s).expires_at = new Date(Date.now() + 10_000).toISOString();
+    onlyApi(s).obtained_at = new Date(Date.now() - 3600_000).toISOString(); // an hour-long token near its end, not a short one
     writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
     p.resetCounts();
     const t1 = Date.now();
@@ -66,7 +67,7 @@ describe(`${N} concurrent processes`, { timeout: 600_000 }, () => {
     t.diagnostic(`${N} refreshes: ${Date.now() - t1} ms wall`);
     for (const r of rr) assert.equal(r.code, 0, r.stderr);
     assert.equal(new Set(rr.map((r) => r.stdout)).size, 1);
-    assert.notEqual(rr[0]!.stdout.trim(), s.access_token);
+    assert.notEqual(rr[0]!.stdout.trim(), onlyApi(s).access_token);
     assert.equal(p.counts.token.refresh_token, 1, 'exactly one refresh');
     assert.equal(p.counts.tokenErrors.invalid_grant ?? 0, 0, 'a rotated refresh token was never reused');
     assert.equal(p.counts.authorization, 0);

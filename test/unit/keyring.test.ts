@@ -60,14 +60,14 @@ function setup(storage: Storage, kr = new FakeKeyring(), dir?: string) {
 }
 
 const session = (rt: string | undefined, extra: Partial<CachedSession> = {}): CachedSession => ({
-  version: 1,
+  version: 2,
   key: KEY,
   issuer: 'https://idp.example',
   client_id: 'c',
   grant: 'user',
-  access_token: 'at',
   refresh_token: rt,
   obtained_at: new Date().toISOString(),
+  apis: { api: { resources: [], scopes: [], access_token: 'at', obtained_at: new Date().toISOString() } },
   ...extra,
 });
 
@@ -84,7 +84,7 @@ describe('refresh tokens in the credential store: the session store', () => {
     const loaded = again.store.loadRefreshToken(again.stored(), true);
     assert.equal(loaded?.refresh_token, 'rt-1');
     t.kr.calls = [];
-    again.store.write({ ...loaded!, access_token: 'at-2' }); // a refresh that kept the refresh token
+    again.store.write({ ...loaded!, apis: { api: { resources: [], scopes: [], access_token: 'at-2', obtained_at: new Date().toISOString() } } }); // a refresh that kept the refresh token
     assert.deepEqual(t.kr.calls, [], 'unchanged: not written');
     again.store.write({ ...loaded!, refresh_token: 'rt-2' });
     assert.deepEqual(t.kr.calls, ['set']);
@@ -206,5 +206,36 @@ describe('refresh tokens in the credential store: the session store', () => {
     a.store.write({ ...s, refresh_token: 'rt-new' });
     assert.equal(a.file().refresh_token, 'rt-new');
     assert.equal(a.lines.filter((l) => /^oidc-cred: no OS credential store answered \(no result found\)/.test(l)).length, 1);
+  });
+});
+
+describe('the refresh tokens of the APIs\' own logins (docs/multi-api.md)', () => {
+  const own = (rt: string | undefined): Partial<CachedSession> => ({
+    apis: { api: { resources: [], scopes: [], access_token: 'at', obtained_at: new Date().toISOString() }, b: { audience: 'B', resources: [], scopes: [], access_token: 'at-b', obtained_at: new Date().toISOString(), fallback: { reason: 'invalid_target', refresh_token: rt } } },
+  });
+  it('keyring: each goes to account <key>#<api key>, none stays in the file; read back under the lock; gone with the own login', () => {
+    const t = setup('keyring');
+    t.store.loadRefreshToken(undefined, true);
+    t.store.write(session('rt-shared', own('rt-own')));
+    assert.equal(t.kr.items.get(`${KEY}#b`), 'rt-own');
+    assert.ok(!readFileSync(t.paths.file, 'utf8').includes('rt-own'), 'not in the file');
+    assert.deepEqual((t.file().apis as Record<string, { fallback?: unknown }>).b!.fallback, { reason: 'invalid_target', refresh_token_in: 'keyring' });
+
+    const again = setup('keyring', t.kr, t.dir);
+    const loaded = again.store.loadRefreshToken(again.stored(), true);
+    assert.equal(loaded?.apis.b?.fallback?.refresh_token, 'rt-own');
+    t.kr.calls = [];
+    again.store.write(loaded!);
+    assert.ok(!t.kr.calls.includes('set'), 'unchanged: not written');
+    // A new shared login forgets the API's own login: its item goes too.
+    again.store.write(session('rt-shared-2'));
+    assert.equal(t.kr.items.has(`${KEY}#b`), false);
+  });
+  it('file: it stays in the file', () => {
+    const t = setup('file');
+    t.store.loadRefreshToken(undefined, true);
+    t.store.write(session('rt-shared', own('rt-own')));
+    assert.equal(t.kr.items.size, 0);
+    assert.equal((t.file().apis as Record<string, { fallback?: { refresh_token?: string } }>).b!.fallback!.refresh_token, 'rt-own');
   });
 });

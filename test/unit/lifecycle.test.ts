@@ -4,9 +4,9 @@
 // invariants and the real peers are in test/integration/.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CachedSession, ReadResult } from '../../src/cache/store.ts';
-import { KeyringError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
-import type { TokenResult } from '../../src/oauth/client.ts';
+import { apiKey, type ApiRef, type ApiSpec, type CachedSession, type ReadResult } from '../../src/cache/store.ts';
+import { ApiRefusedError, KeyringError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
+import type { LoginRequest, TokenResult } from '../../src/oauth/client.ts';
 import { obtainToken, toSession, type LockHandle, type LoginOutcome, type Policy, type Ports } from '../../src/session/lifecycle.ts';
 
 const T0 = Date.parse('2026-06-01T12:00:00Z');
@@ -19,11 +19,12 @@ function jwt(claims: Record<string, unknown>): string {
 
 let serial = 0;
 /** A token response as the provider would send it. */
-function issued(o: { life?: number; idLife?: number; refresh?: string | null; sub?: string; expiresIn?: unknown; noAccess?: boolean } = {}): TokenResult {
+function issued(o: { life?: number; idLife?: number; refresh?: string | null; sub?: string; expiresIn?: unknown; noAccess?: boolean; aud?: string } = {}): TokenResult {
   serial++;
   const life = o.life ?? 3600;
   const response: Record<string, unknown> = { token_type: 'Bearer', scope: 'openid offline_access' };
-  if (!o.noAccess) response.access_token = `access-${serial}`;
+  // A JWT access token when an audience is given (RFC 9068), else an opaque one.
+  if (!o.noAccess) response.access_token = o.aud ? jwt({ aud: o.aud, jti: `access-${serial}` }) : `access-${serial}`;
   response.expires_in = 'expiresIn' in o ? o.expiresIn : life;
   if (o.refresh !== null) response.refresh_token = o.refresh ?? `refresh-${serial}`;
   if (o.idLife !== undefined) {
@@ -49,8 +50,10 @@ interface World {
   calls: string[];
   lines: string[];
   secrets: Set<string>;
-  refresh: (rt: string) => TokenResult;
-  login: () => TokenResult;
+  refresh: (rt: string, api: ApiSpec) => TokenResult;
+  login: (req: LoginRequest) => TokenResult;
+  refreshes: Array<{ rt: string; api: ApiSpec }>;
+  logins: LoginRequest[];
   clientCredentials: () => TokenResult;
   canLogIn: boolean;
   acquired: number;
@@ -72,6 +75,8 @@ function world(over: Partial<World> = {}): World {
     login: () => issued({ idLife: 3600 }),
     clientCredentials: () => issued({ refresh: null }),
     canLogIn: true,
+    refreshes: [],
+    logins: [],
     acquired: 0,
     released: 0,
     ...over,
@@ -106,9 +111,10 @@ function ports(w: World): Ports {
     clock: { now: () => w.now, boot: () => undefined },
     auth: {
       prepare: async () => undefined,
-      refresh: async (rt) => {
+      refresh: async (rt, api) => {
         w.calls.push(`refresh ${rt}`);
-        return w.refresh(rt);
+        w.refreshes.push({ rt, api });
+        return w.refresh(rt, api);
       },
       clientCredentials: async () => {
         w.calls.push('client-credentials');
@@ -117,9 +123,10 @@ function ports(w: World): Ports {
       assertCanLogIn: () => {
         if (!w.canLogIn) throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login');
       },
-      login: async () => {
+      login: async (req) => {
         w.calls.push('login');
-        return w.login();
+        w.logins.push(req);
+        return w.login(req);
       },
     },
     log: {
@@ -133,8 +140,30 @@ function ports(w: World): Ports {
   };
 }
 
+function apiRef(audience: string | undefined, resources: string[] = [], scopes: string[] = ['offline_access', 'openid']): ApiRef {
+  const spec = { audience, resources, scopes };
+  return { ...spec, key: apiKey(spec) };
+}
+const PLAIN = apiRef(undefined);
+
 function policy(over: Partial<Policy> = {}): Policy {
-  return { kind: 'access', minValid: 60, timeout: 300, nonInteractive: false, grant: 'user', session: { key: KEY, issuer: 'https://idp.example', client_id: 'c', profile: 'p' }, ...over };
+  const api = over.api ?? PLAIN;
+  return {
+    kind: 'access',
+    minValid: 60,
+    timeout: 300,
+    nonInteractive: false,
+    grant: 'user',
+    api,
+    login: { audience: api.audience, resources: api.resources, scopes: api.scopes },
+    session: { key: KEY, issuer: 'https://idp.example', client_id: 'c', profile: 'p' },
+    ...over,
+  };
+}
+
+/** The access token a session holds for an API. */
+function at(s: CachedSession | undefined, api: ApiRef = PLAIN): string | undefined {
+  return s?.apis[api.key]?.access_token;
 }
 
 /** A session as a login at `at` with these lifetimes would have saved it. */
@@ -148,7 +177,7 @@ describe('the token lifecycle (one row per rule)', () => {
   it('cache hit: the cached token, no lock, no provider', async () => {
     const w = world({ session: sessionFrom(issued(), T0 - minutes(10)) });
     const a = await obtainToken(policy(), ports(w));
-    assert.equal(a.token, w.session!.access_token);
+    assert.equal(a.token, at(w.session));
     assert.equal(w.acquired, 0, 'no lock');
     assert.deepEqual(w.calls, []);
   });
@@ -158,7 +187,7 @@ describe('the token lifecycle (one row per rule)', () => {
     const a = await obtainToken(policy(), ports(w));
     assert.deepEqual(w.calls, ['refresh rt-1']);
     assert.equal(w.writes.length, 1);
-    assert.equal(a.token, w.writes[0]!.access_token);
+    assert.equal(a.token, at(w.writes[0]));
     assert.notEqual(w.writes[0]!.refresh_token, 'rt-1', 'the rotated refresh token replaced the old one');
     assert.equal(w.released, 1);
   });
@@ -173,7 +202,7 @@ describe('the token lifecycle (one row per rule)', () => {
     const a = await obtainToken(policy(), ports(w));
     assert.deepEqual(w.calls, ['refresh dead', 'login']);
     assert.equal(w.writes[0]!.refresh_token, undefined, 'dropped first');
-    assert.equal(a.token, w.session!.access_token);
+    assert.equal(a.token, at(w.session));
     assert.ok(w.outcomes.some((o) => o.ok), 'the login is recorded for waiters');
   });
 
@@ -217,7 +246,7 @@ describe('the token lifecycle (one row per rule)', () => {
       },
     });
     const a = await obtainToken(policy(), ports(w));
-    assert.equal(a.token, w.session!.access_token);
+    assert.equal(a.token, at(w.session));
     assert.deepEqual(w.calls, []);
     assert.equal(w.acquired, 0);
     assert.equal(w.lines.filter((l) => /waiting for another oidc-cred process \(pid 4242, since 12:00:00 UTC\) that is logging in or refreshing this session; giving up after 300 s/.test(l)).length, 1, 'said once, with the holder');
@@ -314,7 +343,7 @@ describe('the token lifecycle (one row per rule)', () => {
     const s = sessionFrom(issued({ idLife: 600, refresh: 'rt-1' }), T0 - minutes(9));
     const w = world({ session: s, refresh: () => issued({ idLife: 600 }) });
     const access = await obtainToken(policy({ kind: 'access' }), ports(w));
-    assert.equal(access.token, s.access_token);
+    assert.equal(access.token, at(s));
     assert.deepEqual(w.calls, []);
     const id = await obtainToken(policy({ kind: 'id' }), ports(w));
     assert.deepEqual(w.calls, ['refresh rt-1']);
@@ -355,7 +384,7 @@ describe('the token lifecycle (one row per rule)', () => {
     const s = sessionFrom(issued({ idLife: 3600, refresh: 'rt-secret-value' }), T0);
     const w = world({ session: s });
     await obtainToken(policy(), ports(w));
-    for (const t of [s.access_token!, s.id_token!, 'rt-secret-value']) assert.ok(w.secrets.has(t), t);
+    for (const t of [at(s)!, s.id_token!, 'rt-secret-value']) assert.ok(w.secrets.has(t), t);
   });
 });
 
@@ -421,9 +450,167 @@ describe('lifetimes: the refresh margin is min(--min-valid, lifetime / 2)', () =
   });
 });
 
+describe('one login for every API (docs/multi-api.md)', () => {
+  const A = apiRef('https://git.example');
+  const B = apiRef('https://registry.example');
+  const KUBE = apiRef(undefined);
+  const both = { audience: 'https://git.example', resources: [], scopes: ['offline_access', 'openid'] };
+  /** The provider as Auth0 with a multi-resource refresh-token policy: a JWT for the audience asked for. */
+  const asked = (_rt: string, api: ApiSpec): TokenResult => issued({ aud: api.audience ?? api.resources[0] ?? 'default' });
+
+  it('a second API gets its token with the shared refresh token: one refresh for its audience, no login; the first API\'s token stays', async () => {
+    const w = world({ login: () => issued({ idLife: 3600, aud: 'https://git.example', refresh: 'rt-1' }), refresh: asked });
+    const a = await obtainToken(policy({ api: A, login: both }), ports(w));
+    const b = await obtainToken(policy({ api: B, login: both }), ports(w));
+    assert.deepEqual(w.calls, ['login', 'refresh rt-1']);
+    assert.equal(w.refreshes[0]!.api.audience, 'https://registry.example');
+    assert.notEqual(a.token, b.token);
+    assert.equal(at(w.session, A), a.token, 'A kept');
+    assert.equal(at(w.session, B), b.token);
+    assert.notEqual(w.session!.refresh_token, 'rt-1', 'rotated in the shared session');
+    const again = await obtainToken(policy({ api: A, login: both }), ports(w));
+    assert.equal(again.token, a.token);
+    assert.equal(w.calls.length, 2, 'A again: no request');
+  });
+
+  it('the ID token (kube, no audience) comes from the shared session: no request', async () => {
+    const w = world({ login: () => issued({ idLife: 3600, aud: 'https://git.example' }) });
+    const a = await obtainToken(policy({ api: A, login: both }), ports(w));
+    const id = await obtainToken(policy({ api: KUBE, kind: 'id', login: both }), ports(w));
+    assert.deepEqual(w.calls, ['login']);
+    assert.equal(id.token, a.session.id_token);
+  });
+
+  it('rotation: alternating refreshes for A and B always send the newest refresh token', async () => {
+    const w = world({ login: () => issued({ aud: 'https://git.example', life: 120 }), refresh: (rt, api) => issued({ aud: api.audience!, life: 120 }) });
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    const sent: string[] = [];
+    let latest = w.session!.refresh_token!;
+    for (let i = 0; i < 6; i++) {
+      w.now += 61_000;
+      await obtainToken(policy({ api: i % 2 ? A : B, login: both }), ports(w));
+      sent.push(w.refreshes.at(-1)!.rt);
+      assert.equal(w.refreshes.at(-1)!.rt, latest, 'the newest one');
+      latest = w.session!.refresh_token!;
+    }
+    assert.equal(new Set(sent).size, sent.length, 'never one twice');
+    assert.equal(w.calls.filter((c) => c === 'login').length, 1);
+  });
+
+  it('the shared login asks for the triggering API\'s audience, every resource and scope of the session; the code exchange for its own resources', async () => {
+    const R1 = apiRef(undefined, ['https://r1.example']);
+    const login = { audience: undefined, resources: ['https://r1.example', 'https://r2.example'], scopes: ['email', 'offline_access', 'openid'] };
+    const w = world({ login: () => issued({ aud: 'https://r1.example' }) });
+    await obtainToken(policy({ api: R1, login }), ports(w));
+    assert.deepEqual(w.logins[0], { ...login, tokenResources: ['https://r1.example'], tokenAudience: undefined });
+    assert.deepEqual(w.session!.login, login, 'remembered: what a refresh may ask for');
+  });
+
+  it('a JWT for another audience (Auth0 without a policy for it): that API logs in on its own, once, said once; the rotated refresh token is saved; remembered', async () => {
+    const w = world({
+      login: (req) => issued({ idLife: 3600, aud: req.audience!, refresh: req.audience === 'https://git.example' ? 'rt-shared' : 'rt-own' }),
+      // Auth0 answers with its default audience, and rotates.
+      refresh: (rt) => issued({ aud: rt === 'rt-own' || rt.startsWith('own') ? 'https://registry.example' : 'https://git.example', refresh: rt.startsWith('rt-own') || rt.startsWith('own') ? `own-${serial}` : `shared-${serial}` }),
+    });
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    const b = await obtainToken(policy({ api: B, login: both }), ports(w));
+    assert.deepEqual(w.calls, ['login', 'refresh rt-shared', 'login']);
+    assert.equal(w.logins[1]!.audience, 'https://registry.example');
+    assert.ok(w.logins[1]!.scopes.includes('offline_access'));
+    assert.match(w.session!.refresh_token!, /^shared-/, 'the rotated shared refresh token that came with the wrong answer is saved');
+    assert.equal(w.session!.apis[B.key]!.fallback!.refresh_token, 'rt-own');
+    assert.equal(b.token, at(w.session, B));
+    assert.equal(w.lines.filter((l) => /logging in for it separately/.test(l)).length, 1);
+    assert.ok(w.lines.some((l) => /audience https:\/\/registry\.example.*is for https:\/\/git\.example/.test(l)));
+    // Later: B refreshes with its own refresh token, not the shared one; A still with the shared one.
+    w.now += minutes(61);
+    await obtainToken(policy({ api: B, login: both }), ports(w));
+    assert.equal(w.refreshes.at(-1)!.rt, 'rt-own');
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    assert.match(w.refreshes.at(-1)!.rt, /^shared-/);
+    assert.equal(w.calls.filter((c) => c === 'login').length, 2, 'no third login');
+    assert.equal(w.lines.filter((l) => /logging in for it separately/.test(l)).length, 1, 'said once');
+  });
+
+  it('invalid_target / invalid_scope on refresh: that API logs in on its own; the shared refresh token is untouched', async () => {
+    const w = world({
+      login: (req) => issued({ idLife: 3600, aud: req.audience!, refresh: req.audience === 'https://git.example' ? 'rt-shared' : 'rt-own' }),
+      refresh: () => {
+        throw new ApiRefusedError('invalid_target: resource indicator is missing, or unknown');
+      },
+    });
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    await obtainToken(policy({ api: B, login: both }), ports(w));
+    assert.deepEqual(w.calls, ['login', 'refresh rt-shared', 'login']);
+    assert.equal(w.session!.refresh_token, 'rt-shared');
+    assert.equal(w.session!.apis[B.key]!.fallback!.refresh_token, 'rt-own');
+    assert.ok(w.lines.some((l) => /invalid_target/.test(l)));
+  });
+
+  it('an opaque access token is accepted as it is', async () => {
+    const w = world({ login: () => issued({ aud: 'https://git.example' }), refresh: () => issued({}) });
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    const b = await obtainToken(policy({ api: B, login: both }), ports(w));
+    assert.deepEqual(w.calls, ['login', `refresh ${w.refreshes[0]!.rt}`]);
+    assert.match(b.token, /^access-/);
+  });
+
+  it('a resource the shared login did not request is never refreshed for: that API logs in on its own', async () => {
+    const R1 = apiRef(undefined, ['https://r1.example']);
+    const R3 = apiRef(undefined, ['https://r3.example']);
+    const login = { audience: undefined, resources: ['https://r1.example'], scopes: ['offline_access', 'openid'] };
+    const w = world({ login: (req) => issued({ aud: req.tokenResources[0]! }) });
+    await obtainToken(policy({ api: R1, login }), ports(w));
+    await obtainToken(policy({ api: R3, login }), ports(w));
+    assert.deepEqual(w.calls, ['login', 'login'], 'no refresh for r3');
+    assert.ok(w.lines.some((l) => /did not request the resource https:\/\/r3\.example/.test(l)));
+  });
+
+  it('--non-interactive: a needed login of the API\'s own fails with the usual advice', async () => {
+    const w = world({ login: () => issued({ aud: 'https://git.example' }), refresh: () => issued({ aud: 'https://git.example' }) });
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    await assert.rejects(obtainToken(policy({ api: B, login: both, nonInteractive: true, profile: 'registry' }), ports(w)), (e: Error) => e instanceof NotInteractiveError && /oidc-cred login --profile registry/.test((e as NotInteractiveError).hint ?? ''));
+    assert.equal(w.calls.filter((c) => c === 'login').length, 1);
+  });
+
+  it('a session carried over from format 1 is saved under the lock before it is used: no request', async () => {
+    const s = sessionFrom(issued({ refresh: 'rt-1' }), T0 - minutes(10));
+    const w = world({ session: s });
+    const p = ports(w);
+    const read = p.store.read;
+    // Both reads (before the lock and under it) find the carried-over session, not yet saved.
+    p.store.read = (() => {
+      let n = 0;
+      return () => {
+        const r = read();
+        return n++ < 2 && 'session' in r ? { ...r, migrated: true } : r;
+      };
+    })();
+    const a = await obtainToken(policy(), p);
+    assert.equal(a.token, at(s));
+    assert.equal(w.acquired, 1, 'under the lock');
+    assert.equal(w.writes.length, 1, 'saved as a session of its own');
+    assert.deepEqual(w.calls, [], 'no request');
+  });
+
+  it('the next shared login forgets the APIs\' own logins', async () => {
+    const w = world({
+      login: (req) => issued({ aud: req.audience!, refresh: `rt-${req.audience}` }),
+      refresh: () => {
+        throw new ApiRefusedError('invalid_target');
+      },
+    });
+    await obtainToken(policy({ api: A, login: both }), ports(w));
+    await obtainToken(policy({ api: B, login: both }), ports(w));
+    assert.ok(w.session!.apis[B.key]!.fallback);
+    await obtainToken(policy({ api: A, login: both, force: true }), ports(w));
+    assert.deepEqual(Object.keys(w.session!.apis), [A.key]);
 // The refresh token in the OS credential store (docs/keyring.md): the store port's
 // loadRefreshToken is the one place it is fetched, under the lock, only when a refresh or a login
 // is coming.
+  });
+});
+
 describe('the token lifecycle with the refresh token in a credential store', () => {
   /** The fake store: the file holds the session without its refresh token; the "keyring" holds it. */
   function inStore(w: World, o: { rt?: string; unreachable?: boolean } = {}): Ports & { loads: boolean[] } {

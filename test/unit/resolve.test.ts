@@ -176,6 +176,42 @@ describe('config errors name the file, the key and the problem', () => {
   it('flags that may not be in a file', () => assert.match(bad({ profiles: { a: { profile: 'x' } } }), /profiles\.a\.profile: is not allowed/));
 });
 
+describe('--resource and the profiles that share a login (docs/multi-api.md)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-resolve-multi-'));
+  const file = join(dir, 'config.json');
+  const idp = { issuer: 'https://idp.example/', 'client-id': 'c' };
+  writeFileSync(
+    file,
+    JSON.stringify({
+      profiles: {
+        git: { ...idp, resource: 'https://git.example', scope: 'openid email' },
+        registry: { ...idp, resource: ['https://registry.example', 'https://registry2.example'], scope: ['openid', 'registry:pull'] },
+        cluster: { ...idp },
+        other: { ...idp, param: { organization: 'org_2' }, resource: 'https://elsewhere.example' },
+        machine: { ...idp, grant: 'client-credentials', resource: 'https://machine.example' },
+        otheridp: { issuer: 'https://other.example/', 'client-id': 'c', resource: 'https://x.example' },
+      },
+    }),
+  );
+  const at = (profile: string, over: Partial<ResolveInput> = {}) => resolveSettings({ flags: { config: file, profile }, env: {}, home: dir, cwd: dir, purpose: 'other', ...over });
+
+  it('takes a string or an array in the config file, repeated flags, or OIDC_CRED_RESOURCE', () => {
+    assert.deepEqual(at('git').resources, ['https://git.example']);
+    assert.deepEqual(at('registry').resources, ['https://registry.example', 'https://registry2.example']);
+    assert.deepEqual(at('cluster', { flags: { config: file, profile: 'cluster', resource: ['https://a', 'https://b'] } }).resources, ['https://a', 'https://b']);
+    assert.deepEqual(at('cluster', { env: { OIDC_CRED_RESOURCE: 'https://a https://b' } }).resources, ['https://a', 'https://b']);
+  });
+
+  it('a login asks for every resource and scope of the profiles with the same issuer, client, grant and params — no others', () => {
+    const s = at('cluster');
+    assert.deepEqual(s.resources, []);
+    assert.deepEqual(s.sessionResources, ['https://git.example', 'https://registry.example', 'https://registry2.example']);
+    assert.deepEqual(s.sessionScopes, ['email', 'offline_access', 'openid', 'registry:pull']);
+    assert.deepEqual(at('other').sessionResources, ['https://elsewhere.example'], 'other params: a login of its own');
+    assert.deepEqual(at('machine').sessionResources, ['https://machine.example'], 'client credentials: its own');
+  });
+});
+
 describe('verbosity: one reading of flag, environment and profile', () => {
   it('--verbose false is off, OIDC_CRED_DEBUG=0 is off, a profile\'s "verbose": true is on', () => {
     assert.equal(verboseFrom({ verbose: false }, { OIDC_CRED_DEBUG: '1' }), false, 'the flag wins');
