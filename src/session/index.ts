@@ -153,7 +153,14 @@ function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
     }
   };
   return {
-    prepare: async () => void (await (provider ??= connect(false))),
+    prepare: async () => {
+      try {
+        await (provider ??= connect(false));
+      } catch (err) {
+        provider = undefined; // the next attempt connects afresh
+        throw err;
+      }
+    },
     refresh: async (rt, api) => {
       const c = await client();
       return withProvider((p) => c.refresh(p, rt, api), true);

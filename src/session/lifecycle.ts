@@ -233,7 +233,13 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   if (rt && current) {
     // A rotated refresh token is good once: never send one read under a lock we no longer hold.
     // Checked after connecting, right before the request goes out.
-    await auth.prepare();
+    try {
+      await auth.prepare();
+    } catch (err) {
+      // Stopped while connecting (its timers ran out meanwhile) and taken over: start over.
+      if (!handle.held()) return LOST;
+      throw err;
+    }
     if (!handle.held()) return LOST;
     try {
       const res = await auth.refresh(rt, refreshParams(p.api, current));
@@ -311,7 +317,13 @@ async function ownLogin(p: Policy, ports: Ports, handle: LockHandle, current: Ca
     return handOver(next, res, p);
   };
   if (ownRefresh) {
-    await auth.prepare();
+    try {
+      await auth.prepare();
+    } catch (err) {
+      // Stopped while connecting (its timers ran out meanwhile) and taken over: start over.
+      if (!handle.held()) return LOST;
+      throw err;
+    }
     if (!handle.held()) return LOST;
     try {
       // Nothing but the refresh token: that login was for this API alone, and RFC 6749 §6 keeps

@@ -55,6 +55,8 @@ interface World {
   refreshes: Array<{ rt: string; api: ApiSpec }>;
   logins: LoginRequest[];
   clientCredentials: () => TokenResult;
+  /** Connecting; throws to fail it. */
+  prepare?: () => void;
   canLogIn: boolean;
   acquired: number;
   released: number;
@@ -110,7 +112,7 @@ function ports(w: World): Ports {
     },
     clock: { now: () => w.now, boot: () => undefined },
     auth: {
-      prepare: async () => undefined,
+      prepare: async () => w.prepare?.(),
       refresh: async (rt, api) => {
         w.calls.push(`refresh ${rt}`);
         w.refreshes.push({ rt, api });
@@ -298,6 +300,22 @@ describe('the token lifecycle (one row per rule)', () => {
     assert.equal(a.session.refresh_token, 'rt-new');
     assert.equal(w.writes.length, 0);
     assert.ok(w.lines.some((l) => /took over the session lock/.test(l)));
+  });
+
+  it('connecting fails because the process was stopped and its lock taken over: start over, not fail', async () => {
+    let stopped = true;
+    const w = world({ session: sessionFrom(issued({ refresh: 'rt-old' }), T0 - minutes(61)) });
+    w.prepare = () => {
+      if (!stopped) return;
+      stopped = false;
+      w.session = sessionFrom(issued({ refresh: 'rt-new' }), w.now); // the taker saved meanwhile
+      throw new ProviderError('no answer from https://idp.example: timed out connecting');
+    };
+    let checks = 0;
+    w.held = () => ++checks > 1; // lost at the first check, ours again after starting over
+    const a = await obtainToken(policy(), ports(w));
+    assert.equal(a.session.refresh_token, 'rt-new');
+    assert.deepEqual(w.calls, []);
   });
 
   it('lock lost during the refresh: the newer session is not overwritten', async () => {

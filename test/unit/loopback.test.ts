@@ -277,9 +277,9 @@ describe('the loopback server', () => {
       assert.equal((await answer).status, 200);
       // Generous bounds (a loaded machine delays timers); before, a silent connection stayed
       // open for good and a slow head ~30 s.
-      const rest = await Promise.all(socks.slice(8).map((s) => closedWithin(s, 15_000)));
+      const rest = await Promise.all(socks.slice(8).map((s) => closedWithin(s, 30_000)));
       assert.deepEqual(rest, rest.map(() => true), 'every slow head is closed by the server');
-      assert.ok(Date.now() - t0 < 15_000, `closed after ${Date.now() - t0} ms`);
+      assert.ok(Date.now() - t0 < 30_000, `closed after ${Date.now() - t0} ms`);
     } finally {
       for (const s of socks) s.destroy();
       await lb.close();
