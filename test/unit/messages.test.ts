@@ -1,0 +1,81 @@
+// Messages a person reads (docs/configuration.md, "Exit codes and errors"): each names what is at
+// fault — the file and key, the flag, the variable — and says what to do, in one line.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { resolveSettings, type ResolveInput } from '../../src/config/resolve.ts';
+import { ConfigError, describeError, UsageError } from '../../src/errors.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'oidc-cred-messages-'));
+let n = 0;
+function file(content: unknown): string {
+  const f = join(dir, `config-${n++}.json`);
+  writeFileSync(f, typeof content === 'string' ? content : JSON.stringify(content), { mode: 0o600 });
+  return f;
+}
+function failure(over: Partial<ResolveInput>): { err: unknown; line: string } {
+  try {
+    resolveSettings({ flags: {}, env: {}, home: dir, cwd: dir, purpose: 'other', ...over });
+  } catch (err) {
+    return { err, line: describeError(err) };
+  }
+  throw new Error('expected an error');
+}
+
+describe('config errors name the file and key', () => {
+  it('two profiles and no default-profile: says which profiles exist and how to choose', () => {
+    const f = file({ profiles: { git: { issuer: 'https://a.example', 'client-id': 'a' }, kube: { issuer: 'https://b.example', 'client-id': 'b' } } });
+    const { err, line } = failure({ flags: { config: f } });
+    assert.ok(err instanceof ConfigError);
+    assert.equal(line, `oidc-cred: config file ${f} has 2 profiles (git, kube) and no "default-profile" (pass --profile git, set OIDC_CRED_PROFILE, or add "default-profile": "git" to the file)`);
+  });
+  it('a profile without an issuer names the file and the profile', () => {
+    const f = file({ profiles: { work: { 'client-id': 'a' } } });
+    assert.equal(failure({ flags: { config: f } }).line, `oidc-cred: config file ${f}: profiles.work has no "issuer" (add "issuer" to the profile, or pass --issuer)`);
+  });
+  it('JSON syntax errors give line and column', () => {
+    const f = file('{"profiles": {\n  "a": {"issuer": "x",\n    "client-id": "y",}}}');
+    assert.equal(failure({ flags: { config: f } }).line, `oidc-cred: config file ${f} is not valid JSON: line 3, column 22: expected double-quoted property name`);
+    const t = file('{"profiles": {"a": {');
+    assert.match(failure({ flags: { config: t } }).line, /is not valid JSON: line 1, column 21: /);
+  });
+  it('a missing --config file is one plain sentence, no errno text', () => {
+    const f = join(dir, 'nope.json');
+    assert.equal(failure({ flags: { config: f } }).line, `oidc-cred: config file ${f} does not exist (check --config or OIDC_CRED_CONFIG; docs/configuration.md shows a config file)`);
+  });
+  it('a mistyped key gets a "did you mean"', () => {
+    const f = file({ profiles: { a: { issuer: 'https://a.example', 'client-id': 'a', scopes: ['openid'] } } });
+    assert.equal(failure({ flags: { config: f } }).line, `oidc-cred: config file ${f}: profiles.a.scopes: unknown key (did you mean "scope"?)`);
+    const g = file({ 'default_profile': 'a', profiles: {} });
+    assert.match(failure({ flags: { config: g } }).line, /default_profile: unknown key \(did you mean "default-profile"\?\)$/);
+  });
+  it('a bad value in a profile names the file and key', () => {
+    const f = file({ profiles: { a: { issuer: 'https://a.example', 'client-id': 'a', port: 'abc', param: ['foo'] } } });
+    const { err, line } = failure({ flags: { config: f } });
+    assert.ok(err instanceof ConfigError && !(err instanceof UsageError));
+    assert.equal(line, `oidc-cred: config file ${f}: profiles.a.port: must be a TCP port number from 1 to 65535, not "abc"`);
+    const g = file({ profiles: { a: { issuer: 'https://a.example', 'client-id': 'a', param: ['foo'] } } });
+    assert.equal(failure({ flags: { config: g } }).line, `oidc-cred: config file ${g}: profiles.a.param: must look like KEY=VALUE (login_hint=me@example.com), not "foo"`);
+  });
+});
+
+describe('a bad value from a flag or the environment is a usage error (exit 2)', () => {
+  const own = { issuer: 'https://x.example', 'client-id': 'c' };
+  for (const [name, over, text] of [
+    ['--port abc', { flags: { ...own, port: ['abc'] } }, `oidc-cred: --port must be a TCP port number from 1 to 65535, not "abc" (see 'oidc-cred --help')`],
+    ['--param foo', { flags: { ...own, param: ['foo'] } }, `oidc-cred: --param must look like KEY=VALUE (login_hint=me@example.com), not "foo" (see 'oidc-cred --help')`],
+    ['OIDC_CRED_GRANT=password', { flags: own, env: { OIDC_CRED_GRANT: 'password' } }, `oidc-cred: OIDC_CRED_GRANT must be one of auto, authcode, device or client-credentials, not "password" (see 'oidc-cred --help')`],
+    ['OIDC_CRED_PORT=0', { flags: own, env: { OIDC_CRED_PORT: '0' } }, `oidc-cred: OIDC_CRED_PORT must be a TCP port number from 1 to 65535, not "0" (see 'oidc-cred --help')`],
+    ['OIDC_CRED_TIMEOUT=soon', { flags: own, env: { OIDC_CRED_TIMEOUT: 'soon' } }, `oidc-cred: OIDC_CRED_TIMEOUT must be a number, not "soon" (see 'oidc-cred --help')`],
+    ['OIDC_CRED_TIMEOUT=-1', { flags: own, env: { OIDC_CRED_TIMEOUT: '-1' } }, `oidc-cred: OIDC_CRED_TIMEOUT must be a positive number of seconds, not "-1" (see 'oidc-cred --help')`],
+  ] as const) {
+    it(name, () => {
+      const { err, line } = failure(over as Partial<ResolveInput>);
+      assert.ok(err instanceof UsageError, String(err));
+      assert.equal(err.exitCode, 2);
+      assert.equal(line, text);
+    });
+  }
+});
