@@ -1,14 +1,37 @@
 // Messages a person reads, from the real binaries as a user runs them (docs/configuration.md,
 // "Exit codes and errors"): exact stderr where the words are the point, and the exit code.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { BIN, run } from '../support/cli.ts';
+import { after, before, describe, it } from 'node:test';
+import { startProvider, type TestProvider } from '../../demo/provider.ts';
+import { BIN, run, trackLeaks } from '../support/cli.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'oidc-cred-messages-'));
-after(() => rmSync(home, { recursive: true, force: true }));
+let p: TestProvider;
+let tls: Server;
+let tlsBase = '';
+before(async () => {
+  p = await startProvider();
+  trackLeaks(p);
+  // A provider behind a certificate this machine does not trust, as a company CA is.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(home, 'key.pem'), '-out', join(home, 'cert.pem')], { stdio: 'ignore' });
+  tls = createHttpsServer({ key: readFileSync(join(home, 'key.pem')), cert: readFileSync(join(home, 'cert.pem')) }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ issuer: tlsBase, token_endpoint: `${tlsBase}/token`, response_types_supported: ['code'] }));
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  tlsBase = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+});
+after(async () => {
+  tls?.close();
+  await p?.close();
+  rmSync(home, { recursive: true, force: true });
+});
 const env = { HOME: home, XDG_CONFIG_HOME: join(home, 'cfg'), XDG_CACHE_HOME: join(home, 'cache') };
 const own = ['--issuer', 'https://idp.example', '--client-id', 'c'];
 
@@ -50,5 +73,46 @@ describe('config errors: the file and the key, exit 1', () => {
     const r = await run(BIN.oidcCred, ['status', '--config', f], { env });
     assert.equal(r.stderr, `oidc-cred: config file ${f} does not exist (check --config or OIDC_CRED_CONFIG; docs/configuration.md shows a config file)\n`);
     assert.equal(r.code, 1);
+  });
+});
+
+describe('provider errors say what the provider did', () => {
+  const token = (issuer: string, ...extra: string[]) =>
+    run(BIN.oidcCred, ['token', '--issuer', issuer, '--client-id', 'c', '--cache-dir', join(home, 'cache'), '--browser-command', 'true', ...extra], { env });
+  const origin = () => new URL(p.issuer).origin;
+
+  it('a wrong issuer path: the exact URLs tried', async () => {
+    const r = await token(`${origin()}/realms/engineering`);
+    assert.equal(
+      r.stderr,
+      `oidc-cred: could not read the provider's metadata from ${origin()}/realms/engineering/.well-known/openid-configuration (nor from ${origin()}/.well-known/oauth-authorization-server/realms/engineering): the provider answered HTTP 404 (text/plain); this usually means there is no provider at this issuer URL (check the issuer URL, including its path (a realm, a tenant))\n`,
+    );
+    assert.equal(r.code, 1);
+  });
+  it('localhost for 127.0.0.1: the issuer the provider reports', async () => {
+    const wrong = origin().replace('127.0.0.1', 'localhost');
+    const r = await token(wrong);
+    assert.equal(r.stderr, `oidc-cred: the provider at ${wrong}/.well-known/openid-configuration calls itself "${p.issuer}", not "${wrong}/" (set the issuer to exactly "${p.issuer}")\n`);
+    assert.equal(r.code, 1);
+  });
+  it('an untrusted certificate: the server answered; name --ca-file', async () => {
+    const r = await token(tlsBase);
+    assert.equal(r.stderr, `oidc-cred: ${tlsBase} answered, but its TLS certificate is not signed by a CA this machine trusts (DEPTH_ZERO_SELF_SIGNED_CERT) (pass your organisation's CA certificate (PEM) with --ca-file, or add "ca-file" to the profile)\n`);
+    assert.equal(r.code, 1);
+  });
+  it("https:// to a plain http port: no OpenSSL internals", async () => {
+    const https = origin().replace('http:', 'https:');
+    const r = await token(https);
+    assert.equal(r.stderr, `oidc-cred: ${https} does not speak TLS: the port answers plain http, not https (check the port and the scheme of the URL (plain http:// is allowed only on a loopback address))\n`);
+    assert.equal(r.code, 1);
+  });
+  it('a --ca-file that is not PEM is refused; a real one is used', async () => {
+    const der = join(home, 'ca.der');
+    execFileSync('openssl', ['x509', '-in', join(home, 'cert.pem'), '-outform', 'der', '-out', der]);
+    const r = await token(tlsBase, '--ca-file', der);
+    assert.equal(r.stderr, `oidc-cred: the CA file ${der} (--ca-file) holds no PEM certificate ("-----BEGIN CERTIFICATE-----") (a DER file converts with: openssl x509 -inform der -in '${der}' -out ca.pem)\n`);
+    assert.equal(r.code, 1);
+    const ok = await token(tlsBase, '--ca-file', join(home, 'cert.pem'));
+    assert.doesNotMatch(ok.stderr, /certificate|CA file/, 'with the right CA the TLS step passes');
   });
 });
