@@ -328,6 +328,31 @@ export function resolveSettings(input: ResolveInput): Settings {
   if (!issuer) return missing('issuer', 'pass --issuer URL, set OIDC_CRED_ISSUER, or add a profile to the config file');
   if (!clientId) return missing('client-id', 'pass --client-id, set OIDC_CRED_CLIENT_ID, or add "client-id" to the profile');
 
+  // Checked here, where it is known whether a flag, a variable or the file said it, and before
+  // anything would wait for a login (docs/configuration.md).
+  let issuerUrl: URL | undefined;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    badValue('issuer', issuer, 'must be a URL such as https://idp.example.com/');
+  }
+  if (issuerUrl && issuerUrl.protocol !== 'https:' && !(issuerUrl.protocol === 'http:' && isLoopback(issuerUrl.hostname))) {
+    badValue('issuer', issuer, 'must use https:// (plain http is allowed only on a loopback address)');
+  }
+  const redirectUri = str(pick('redirect-uri'));
+  if (redirectUri !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(redirectUri);
+    } catch {
+      badValue('redirect-uri', redirectUri, 'must be a URL such as http://127.0.0.1/callback');
+    }
+    // RFC 8252 §7.3: a loopback redirect, plain http, on an address only this machine reaches.
+    if (u && (u.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))) {
+      badValue('redirect-uri', redirectUri, 'must be http:// on 127.0.0.1, [::1] or localhost (a loopback redirect)');
+    }
+  }
+
   // The secret in the environment is for one provider only: the unnamed profile's, or a
   // profile's that names its variable; never every profile's (docs/configuration.md).
   const secretEnvName = name ? str(profile['client-secret-env']) : 'OIDC_CRED_CLIENT_SECRET';
@@ -370,7 +395,7 @@ export function resolveSettings(input: ResolveInput): Settings {
     params,
     grant,
     ports,
-    redirectUri: str(pick('redirect-uri')),
+    redirectUri,
     browserCommand: str(pick('browser-command')),
     noBrowser: pick('no-browser') === true,
     timeout,
@@ -422,6 +447,10 @@ function fromEnv(spec: OptionSpec, value: string): string | number | boolean | s
     default:
       return value;
   }
+}
+
+function isLoopback(hostname: string): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /** Keys a profile may hold, for "did you mean". */

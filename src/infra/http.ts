@@ -194,16 +194,22 @@ const UNTRUSTED = new Set([
 function tlsProblem(err: unknown, origin: string, caFile: string | undefined): ProviderError | undefined {
   const e = rootCause(err);
   const code = e?.code ?? '';
+  // The cause keeps the code for whoever looks deeper (doctor), worded as a part of the message
+  // so that the one-line error does not repeat it.
+  const fail = (what: string, part: string, hint: string): ProviderError =>
+    new ProviderError(`${origin} ${what}`, { cause: Object.assign(new Error(part), { code }), hint });
   if (UNTRUSTED.has(code)) {
-    return new ProviderError(`${origin} answered, but its TLS certificate is not signed by a CA this machine trusts (${code})`, {
-      hint: caFile ? `${caFile} does not hold the CA that signed it: pass the right bundle with --ca-file` : "pass your organisation's CA certificate (PEM) with --ca-file, or add \"ca-file\" to the profile",
-    });
+    return fail(
+      `answered, but its TLS certificate is not signed by a CA this machine trusts (${code})`,
+      code,
+      caFile ? `${caFile} does not hold the CA that signed it: pass the right bundle with --ca-file` : 'pass your organisation\'s CA certificate (PEM) with --ca-file, or add "ca-file" to the profile',
+    );
   }
-  if (code === 'CERT_HAS_EXPIRED') return new ProviderError(`${origin} answered, but its TLS certificate has expired`, { hint: "check the machine's clock; otherwise the provider must renew it" });
-  if (code === 'CERT_NOT_YET_VALID') return new ProviderError(`${origin} answered, but its TLS certificate is not valid yet`, { hint: "check the machine's clock" });
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new ProviderError(`${origin} answered, but its TLS certificate is for another host name`, { hint: 'use the host name the certificate names in the issuer URL' });
+  if (code === 'CERT_HAS_EXPIRED') return fail('answered, but its TLS certificate has expired', 'has expired', "check the machine's clock; otherwise the provider must renew it");
+  if (code === 'CERT_NOT_YET_VALID') return fail('answered, but its TLS certificate is not valid yet', 'is not valid yet', "check the machine's clock");
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return fail('answered, but its TLS certificate is for another host name', 'for another host name', 'use the host name the certificate names in the issuer URL');
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(e?.message ?? '')) {
-    return new ProviderError(`${origin} does not speak TLS: the port answers plain http, not https`, { hint: 'check the port and the scheme of the URL (plain http:// is allowed only on a loopback address)' });
+    return fail('does not speak TLS: the port answers plain http, not https', 'does not speak TLS', 'check the port and the scheme of the URL (plain http:// is allowed only on a loopback address)');
   }
   return undefined;
 }

@@ -61,6 +61,26 @@ describe('config errors name the file and key', () => {
   });
 });
 
+describe('issuer and redirect URI are checked first, naming where they came from', () => {
+  it('a profile issuer that is not a URL names the file and key', () => {
+    const f = file({ profiles: { a: { issuer: 'idp.example.com', 'client-id': 'a' } } });
+    const { err, line } = failure({ flags: { config: f } });
+    assert.ok(err instanceof ConfigError && !(err instanceof UsageError));
+    assert.equal(line, `oidc-cred: config file ${f}: profiles.a.issuer: must be a URL such as https://idp.example.com/, not "idp.example.com"`);
+  });
+  it('a plain-http --issuer off loopback, a redirect URI off loopback: usage errors', () => {
+    const a = failure({ flags: { issuer: 'http://idp.example.com', 'client-id': 'c' } });
+    assert.ok(a.err instanceof UsageError);
+    assert.equal(a.line, `oidc-cred: --issuer must use https:// (plain http is allowed only on a loopback address), not "http://idp.example.com" (see 'oidc-cred --help')`);
+    const b = failure({ flags: { issuer: 'https://idp.example.com', 'client-id': 'c', 'redirect-uri': 'https://app.example.com/cb' } });
+    assert.equal(b.line, `oidc-cred: --redirect-uri must be http:// on 127.0.0.1, [::1] or localhost (a loopback redirect), not "https://app.example.com/cb" (see 'oidc-cred --help')`);
+  });
+  it('loopback values pass', () => {
+    const s = resolveSettings({ flags: { issuer: 'http://127.0.0.1:9', 'client-id': 'c', 'redirect-uri': 'http://localhost/callback' }, env: {}, home: dir, cwd: dir, purpose: 'other' });
+    assert.equal(s.redirectUri, 'http://localhost/callback');
+  });
+});
+
 describe('a bad value from a flag or the environment is a usage error (exit 2)', () => {
   const own = { issuer: 'https://x.example', 'client-id': 'c' };
   for (const [name, over, text] of [
