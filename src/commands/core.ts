@@ -5,6 +5,7 @@ import { cachePaths, listSessions, readSession, removeSession, type CachedSessio
 import type { Deps } from '../deps.js';
 import { ConfigError, describeError } from '../errors.js';
 import { escapeControls } from '../infra/log.js';
+import { when } from '../infra/time.js';
 import { decodeJwt, sessionPaths } from '../session/read.js';
 import { environment, getToken } from '../session/index.js';
 import { answerTokenCommand } from './answer.js';
@@ -27,9 +28,8 @@ export async function login(_p: string[], flags: RawOptions, deps: Deps): Promis
   const s = settings(flags, deps);
   const a = await getToken({ settings: s, kind: s.tokenType ?? 'access', force: true }, deps);
   const user = who(a.session);
-  deps.log.info(
-    `oidc-cred: logged in${user ? ` as ${user}` : ''}${s.profile ? ` (profile ${s.profile})` : ''} at ${s.issuer}; the token is valid until ${new Date(a.expiresAt).toISOString()}`,
-  );
+  // The one line of docs/configuration.md: who, which profile, until when (local time).
+  deps.log.info(`oidc-cred: logged in${user ? ` as ${user}` : ''}${s.profile ? ` (profile ${s.profile})` : ''} at ${s.issuer}; valid until ${when(a.expiresAt, deps.now())}`);
   return 0;
 }
 

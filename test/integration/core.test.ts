@@ -50,7 +50,7 @@ describe('login and the hot path', () => {
     const login = await run(BIN.oidcCred, ['login', ...sb.args()], { env: sb.env });
     assert.equal(login.code, 0, login.stderr);
     assert.equal(login.stdout, '', 'login prints nothing on stdout');
-    assert.match(login.stderr, /logged in as demo-user .*valid until \d{4}-/);
+    assert.match(login.stderr, /logged in as demo-user .*valid until (\d{4}-\d\d-\d\d )?\d\d:\d\d \([+-]\d\d:\d\d\), in \d/);
     assert.equal(p.counts.authorization, 1);
     assert.equal(p.counts.token.authorization_code, 1);
 

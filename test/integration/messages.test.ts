@@ -1,7 +1,7 @@
 // Messages a person reads, from the real binaries as a user runs them (docs/configuration.md,
 // "Exit codes and errors"): exact stderr where the words are the point, and the exit code.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, run, trackLeaks } from '../support/cli.ts';
+import { BIN, BROWSER, cleanEnv, ROOT, run, runCommand, trackLeaks } from '../support/cli.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'oidc-cred-messages-'));
 let p: TestProvider;
@@ -114,5 +114,42 @@ describe('provider errors say what the provider did', () => {
     assert.equal(r.code, 1);
     const ok = await token(tlsBase, '--ca-file', join(home, 'cert.pem'));
     assert.doesNotMatch(ok.stderr, /certificate|CA file/, 'with the right CA the TLS step passes');
+  });
+});
+
+describe('an explicit login shows its URL where a login on demand would be refused', () => {
+  it('login --no-browser with stderr a pipe: prints the URL, waits, and ends with one summary line', async () => {
+    const cache = join(home, 'login-cache');
+    const child = spawn(process.execPath, [BIN.oidcCred, 'login', '--issuer', p.issuer, '--client-id', p.publicClientId, '--cache-dir', cache, '--no-browser', '--grant', 'authcode', '--timeout', '60'], {
+      cwd: ROOT,
+      env: cleanEnv({ ...env, TZ: 'UTC' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        const m = /in your browser: (http:\/\/127\.0\.0\.1:\d+\/)\n/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', () => reject(new Error(`exited before showing a URL: ${stderr}`)));
+    });
+    const code = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    // The person who ran it opens the URL (here: the scripted browser).
+    const b = await runCommand(process.execPath, ['--import', 'tsx', BROWSER, url], { env });
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(await code, 0, stderr);
+    assert.equal(stdout, '');
+    const lines = stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 2, stderr);
+    assert.equal(lines[0], `oidc-cred: log in to ${p.issuer} in your browser: ${url}`);
+    assert.match(lines[1]!, new RegExp(`^oidc-cred: logged in as demo-user at ${p.issuer.replace(/[.]/g, '\\.')}; valid until \\d\\d:\\d\\d \\(\\+00:00\\), in 59 min$`));
+  });
+  it('a token on demand in the same place is still refused, naming oidc-cred login', async () => {
+    const r = await run(BIN.oidcCred, ['token', '--issuer', p.issuer, '--client-id', p.publicClientId, '--cache-dir', join(home, 'refused-cache'), '--no-browser'], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^oidc-cred: a login is needed, but there is no browser, display or terminal to show it \(run 'oidc-cred login'/);
   });
 });

@@ -99,3 +99,23 @@ describe('a bad value from a flag or the environment is a usage error (exit 2)',
     });
   }
 });
+
+describe('times a person reads: local zone with offset, no milliseconds', () => {
+  it('same day: the time and the offset; another day: the date too; and how far away', async () => {
+    const saved = process.env.TZ;
+    process.env.TZ = 'Europe/Paris';
+    try {
+      const { when, localTime } = await import('../../src/infra/time.ts');
+      const now = Date.parse('2026-01-15T12:06:00.123Z');
+      assert.equal(when(Date.parse('2026-01-15T13:05:30.999Z'), now), '14:05 (+01:00), in 59 min');
+      assert.equal(when(Date.parse('2026-07-15T13:05:00Z'), Date.parse('2026-07-15T09:00:00Z')), '15:05 (+02:00), in 4 h 5 min');
+      assert.equal(localTime(Date.parse('2026-01-16T23:30:00Z'), now), '2026-01-17 00:30 (+01:00)');
+      assert.equal(when(Date.parse('2026-01-15T11:54:00Z'), now), '12:54 (+01:00), 12 min ago');
+      process.env.TZ = 'Asia/Kolkata';
+      assert.equal(localTime(now, now), '17:36 (+05:30)');
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+});
