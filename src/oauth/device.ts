@@ -30,7 +30,7 @@ export function autoPicksDevice(p: Provider, s: Settings, env: Readonly<Record<s
   return !browserCanOpen(s, env, platform) && typeof p.as.device_authorization_endpoint === 'string';
 }
 
-export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+export async function deviceLogin(p: Provider, s: Settings, deps: Deps, onUrl?: (url: string) => void): Promise<TokenResult> {
   if (!p.as.device_authorization_endpoint) {
     throw new LoginError(`the provider ${s.issuer} advertises no device authorization endpoint`, { hint: 'use --grant authcode' });
   }
@@ -49,6 +49,8 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps): Promise
   // The device code is a bearer credential until the login completes; the user code is meant to be seen.
   deps.log.secret(da.device_code);
 
+  // The page and code a waiting process can point at: the user code is meant to be seen.
+  onUrl?.(`${da.verification_uri} (code ${da.user_code})`);
   await show(da, s, deps);
 
   let interval = typeof da.interval === 'number' && da.interval > 0 ? da.interval : DEFAULT_INTERVAL_S;
@@ -125,7 +127,9 @@ async function show(da: oauth.DeviceAuthorizationResponse, s: Settings, deps: De
     if (qr) deps.log.raw(qr);
   }
   const minutes = Math.max(1, Math.round(da.expires_in / 60));
-  deps.log.info(`oidc-cred: waiting for the login to be approved (the code expires in ${minutes} minute${minutes === 1 ? '' : 's'}; Ctrl-C to cancel)…`);
+  // "Ctrl-C" means something only to someone at a terminal, not to a CI log.
+  const cancel = deps.stderr.isTTY ? '; Ctrl-C to cancel' : '';
+  deps.log.info(`oidc-cred: waiting for the login to be approved (the code expires in ${minutes} minute${minutes === 1 ? '' : 's'}${cancel})…`);
 }
 
 /** A QR code of the URL, only on a terminal wide enough to show it whole; undefined otherwise. */

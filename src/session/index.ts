@@ -109,7 +109,7 @@ function providerAuthenticator(s: Settings, deps: Deps, explicit = false): Authe
       }, true);
     },
     assertCanLogIn: () => assertCanLogIn(s, deps, explicit),
-    login: () => withProvider((p) => login(p, s, deps), false),
+    login: (onUrl) => withProvider((p) => login(p, s, deps, onUrl), false),
   };
 }
 
@@ -132,16 +132,16 @@ export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' 
 }
 
 /** The interactive grant: device when asked for, or when `auto` finds no browser to open and the provider offers it. */
-async function login(p: Provider, s: Settings, deps: Deps): Promise<TokenResult> {
+async function login(p: Provider, s: Settings, deps: Deps, onUrl?: (url: string) => void): Promise<TokenResult> {
   if (s.grant === 'device' || s.grant === 'auto') {
     const device = await import('../oauth/device.js');
     if (s.grant === 'device' || device.autoPicksDevice(p, s, deps.env, deps.platform)) {
       deps.log.debug(`using the device grant (--grant ${s.grant})`);
-      return device.deviceLogin(p, s, deps);
+      return device.deviceLogin(p, s, deps, onUrl);
     }
   }
   const { authorizationCodeLogin } = await import('../oauth/authcode.js');
-  return authorizationCodeLogin(p, s, deps);
+  return authorizationCodeLogin(p, s, deps, onUrl);
 }
 
 /** Drops the access token of a session only when `secret` is that token (git/docker `erase`). */

@@ -7,6 +7,7 @@
 // outcome record, a clock and an authenticator — so that every rule is tested in-process with
 // fakes (test/unit/lifecycle.test.ts); ./index.ts wires the real ones.
 import type { BootClock, CachedSession, GrantKind, ReadResult, TokenKind } from '../cache/store.js';
+import { localTime } from '../infra/time.js';
 import { errnoOf, InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError, UNWRITABLE } from '../errors.js';
 import type { TokenResult } from '../oauth/client.js';
 import { DEFAULT_LIFETIME_S, freshToken, ID_TOKEN_SKEW_S, lifetimeMs, refreshMarginMs, saneLifetime } from './lifetime.js';
@@ -24,6 +25,8 @@ export interface LockHandle {
   /** Still ours: nobody took the lock over since we got it. */
   held(): boolean;
   release(): Promise<void>;
+  /** Records the URL a login shows, for the waiting message of the processes that wait for it. */
+  note?(url: string): void;
 }
 
 export interface LoginOutcome {
@@ -39,7 +42,7 @@ export interface SessionLock {
   /** Once; undefined when another live process holds the lock. */
   tryAcquire(): Promise<LockHandle | undefined>;
   /** Who holds it, for the waiting message. */
-  holder(): { pid: number; since: number } | undefined;
+  holder(): { pid: number; since: number; url?: string | undefined } | undefined;
   readOutcome(): LoginOutcome | undefined;
   writeOutcome(o: LoginOutcome): void;
   /** Resolves at the next change of the cache directory, or after `ms`. */
@@ -60,7 +63,8 @@ export interface Authenticator {
   clientCredentials(): Promise<TokenResult>;
   /** Throws NotInteractiveError when no login may start here. No network. */
   assertCanLogIn(): void;
-  login(): Promise<TokenResult>;
+  /** `onUrl`: the URL (login page or device verification URL) the login shows the user. */
+  login(onUrl?: (url: string) => void): Promise<TokenResult>;
 }
 
 export interface Log {
@@ -135,9 +139,13 @@ export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer>
         failedMeanwhile();
         if (!waited) {
           waited = true;
+          // Which process, since when, what it showed the user, and how long we wait: enough to
+          // find the browser tab or terminal where that login waits (docs/cache.md).
           const h = ports.lock.holder();
-          const who = h ? ` (pid ${h.pid}, since ${new Date(h.since).toISOString().slice(11, 19)} UTC)` : '';
-          log.info(`oidc-cred: waiting for another oidc-cred process${who} that is logging in or refreshing this session; giving up after ${p.timeout} s…`);
+          const now = clock.now();
+          const who = h ? ` (pid ${h.pid}, since ${localTime(h.since, now)})` : '';
+          const what = h?.url ? `that is logging in at ${h.url}` : 'that is logging in or refreshing this session';
+          log.info(`oidc-cred: waiting for another oidc-cred process${who} ${what}; giving up at ${localTime(deadline, now)} (--timeout ${p.timeout} s)…`);
         }
         if (clock.now() > deadline) {
           throw new LockError('gave up waiting for another oidc-cred process (--timeout)', {
@@ -220,8 +228,10 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   auth.assertCanLogIn();
   let res: TokenResult;
   try {
-    res = await auth.login();
-  } catch (err) {
+    res = await auth.login((url) => handle.note?.(url));
+  } catch (caught) {
+    // Ctrl-C during a login is the user cancelling it: say so, to them and to any waiter.
+    const err = caught instanceof InterruptedError && caught.signal === 'SIGINT' ? new InterruptedError('SIGINT', 'login cancelled') : caught;
     // Processes that waited for this login fail with it instead of opening their own tab.
     if (err instanceof LoginError || err instanceof InterruptedError || err instanceof ProviderError) {
       ports.lock.writeOutcome({ at: clock.now(), pid: ports.pid, ok: false, reason: describeError(err).replace(/^oidc-cred: /, '') });

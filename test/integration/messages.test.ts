@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, BROWSER, cleanEnv, ROOT, run, runCommand, trackLeaks } from '../support/cli.ts';
+import { BIN, BROWSER, cleanEnv, ROOT, run, runCommand, sandbox, trackLeaks, waitFor } from '../support/cli.ts';
+import type { ChildProcess } from 'node:child_process';
 
 const home = mkdtempSync(join(tmpdir(), 'oidc-cred-messages-'));
 let p: TestProvider;
@@ -151,5 +152,34 @@ describe('an explicit login shows its URL where a login on demand would be refus
     const r = await run(BIN.oidcCred, ['token', '--issuer', p.issuer, '--client-id', p.publicClientId, '--cache-dir', join(home, 'refused-cache'), '--no-browser'], { env });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^oidc-cred: a login is needed, but there is no browser, display or terminal to show it \(run 'oidc-cred login'/);
+  });
+});
+
+describe('a process waiting for another one says which, since when, where, and until when', () => {
+  it('names the holder’s pid, its start in local time, the login page it opened, and the time limit', async () => {
+    const sb = sandbox(p);
+    const tz = { ...sb.env, TZ: 'UTC' };
+    // The holder's "browser" never completes the login: it holds the lock, waiting for a callback.
+    let holderChild: ChildProcess | undefined;
+    let holderErr = '';
+    const base = ['--issuer', p.issuer, '--client-id', p.publicClientId, '--cache-dir', sb.cacheDir, '--browser-command', 'true'];
+    const holder = run(BIN.oidcCred, ['token', ...base], {
+      env: tz,
+      onSpawn: (c) => {
+        holderChild = c;
+        c.stderr?.on('data', (d: Buffer | string) => (holderErr += String(d)));
+      },
+    });
+    await waitFor(() => /in your browser: http:\/\/127\.0\.0\.1:\d+\/\n/.test(holderErr), 15_000, 'the holder to show its login page');
+    const page = /in your browser: (http:\/\/127\.0\.0\.1:\d+\/)\n/.exec(holderErr)![1]!;
+    const w = await run(BIN.oidcCred, ['token', ...base, '--timeout', '2'], { env: tz });
+    holderChild!.kill('SIGTERM');
+    await holder;
+    const t = '\\d\\d:\\d\\d \\(\\+00:00\\)';
+    const lines = w.stderr.trimEnd().split('\n');
+    assert.match(lines[0]!, new RegExp(`^oidc-cred: waiting for another oidc-cred process \\(pid ${holderChild!.pid}, since ${t}\\) that is logging in at ${page.replace(/[.]/g, '\\.')}; giving up at ${t} \\(--timeout 2 s\\)…$`));
+    assert.match(lines[1]!, /^oidc-cred: gave up waiting for another oidc-cred process \(--timeout\)/);
+    assert.equal(w.code, 1);
+    sb.cleanup();
   });
 });

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CachedSession, ReadResult } from '../../src/cache/store.ts';
-import { LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
+import { InterruptedError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
+import { localTime } from '../../src/infra/time.ts';
 import type { TokenResult } from '../../src/oauth/client.ts';
 import { obtainToken, toSession, type LockHandle, type LoginOutcome, type Policy, type Ports } from '../../src/session/lifecycle.ts';
 
@@ -50,8 +51,12 @@ interface World {
   lines: string[];
   secrets: Set<string>;
   refresh: (rt: string) => TokenResult;
-  login: () => TokenResult;
+  login: (onUrl?: (url: string) => void) => TokenResult;
   clientCredentials: () => TokenResult;
+  /** What the holder recorded its login shows (the lock's note). */
+  holderUrl?: string;
+  /** What this process's login recorded through its lock handle. */
+  notes?: string[];
   canLogIn: boolean;
   acquired: number;
   released: number;
@@ -95,9 +100,9 @@ function ports(w: World): Ports {
           return undefined;
         }
         w.acquired++;
-        return { held: () => w.held(), release: async () => void w.released++ };
+        return { held: () => w.held(), release: async () => void w.released++, note: (u) => void (w.notes ??= []).push(u) };
       },
-      holder: () => ({ pid: 4242, since: T0 }),
+      holder: () => ({ pid: 4242, since: T0, url: w.holderUrl }),
       readOutcome: () => w.outcome,
       writeOutcome: (o) => void w.outcomes.push(o),
       changed: async () => w.onWait?.(w),
@@ -117,9 +122,9 @@ function ports(w: World): Ports {
       assertCanLogIn: () => {
         if (!w.canLogIn) throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login');
       },
-      login: async () => {
+      login: async (onUrl) => {
         w.calls.push('login');
-        return w.login();
+        return w.login(onUrl);
       },
     },
     log: {
@@ -220,7 +225,33 @@ describe('the token lifecycle (one row per rule)', () => {
     assert.equal(a.token, w.session!.access_token);
     assert.deepEqual(w.calls, []);
     assert.equal(w.acquired, 0);
-    assert.equal(w.lines.filter((l) => /waiting for another oidc-cred process \(pid 4242, since 12:00:00 UTC\) that is logging in or refreshing this session; giving up after 300 s/.test(l)).length, 1, 'said once, with the holder');
+    const expected = `oidc-cred: waiting for another oidc-cred process (pid 4242, since ${localTime(T0, T0)}) that is logging in or refreshing this session; giving up at ${localTime(T0 + 300_000, T0)} (--timeout 300 s)…`;
+    assert.equal(w.lines.filter((l) => l === expected).length, 1, `said once, with the holder: ${w.lines.join('\n')}`);
+  });
+
+  it('the waiting message names the URL the holder’s login shows; a holder records its own', async () => {
+    const w = world({
+      heldByOther: 100,
+      holderUrl: 'http://127.0.0.1:41234/',
+      onWait: (x) => {
+        x.session = sessionFrom(issued({ refresh: 'rt-2' }), x.now);
+      },
+    });
+    await obtainToken(policy(), ports(w));
+    assert.ok(w.lines.includes(`oidc-cred: waiting for another oidc-cred process (pid 4242, since ${localTime(T0, T0)}) that is logging in at http://127.0.0.1:41234/; giving up at ${localTime(T0 + 300_000, T0)} (--timeout 300 s)…`), w.lines.join('\n'));
+    const h = world({ login: (onUrl) => (onUrl?.('http://127.0.0.1:5555/'), issued({ idLife: 3600 })) });
+    await obtainToken(policy(), ports(h));
+    assert.deepEqual(h.notes, ['http://127.0.0.1:5555/']);
+  });
+
+  it('Ctrl-C during a login: "login cancelled", for the user and for the waiters', async () => {
+    const w = world({
+      login: () => {
+        throw new InterruptedError('SIGINT');
+      },
+    });
+    await assert.rejects(obtainToken(policy(), ports(w)), (e: Error) => e instanceof InterruptedError && e.message === 'login cancelled' && e.exitCode === 130);
+    assert.equal(w.outcomes[0]?.reason, 'login cancelled');
   });
 
   it('waiter sees the holder’s failed login: fails with the same reason, no login of its own', async () => {
