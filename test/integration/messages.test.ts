@@ -183,3 +183,57 @@ describe('a process waiting for another one says which, since when, where, and u
     sb.cleanup();
   });
 });
+
+describe('status: a table a person can read', () => {
+  it('tells apart sessions that differ only in scope, labels machine sessions, and puts problems below the table', async () => {
+    const sb = sandbox(p);
+    const e = { ...sb.env, TZ: 'UTC' };
+    assert.equal((await run(BIN.oidcCred, ['login', ...sb.args()], { env: e })).code, 0);
+    assert.equal((await run(BIN.oidcCred, ['login', ...sb.args(), '--scope', 'openid offline_access email'], { env: e })).code, 0);
+    const cc = await run(BIN.oidcCred, ['token', '--issuer', p.issuer, '--client-id', p.confidentialClientId, '--cache-dir', sb.cacheDir, '--grant', 'client-credentials', '--scope', 'api:read'], {
+      env: { ...e, OIDC_CRED_CLIENT_SECRET: p.clientSecret },
+    });
+    assert.equal(cc.code, 0, cc.stderr);
+    writeFileSync(join(sb.cacheDir, `${'e'.repeat(64)}.json`), '{"version": 1, "torn', { mode: 0o600 });
+    const st = await run(BIN.oidcCred, ['status', '--cache-dir', sb.cacheDir], { env: e });
+    assert.equal(st.code, 0, st.stderr);
+    const [table, notes] = st.stdout.split('\n\n');
+    const lines = table!.split('\n');
+    const header = lines[0]!;
+    assert.match(header, /^PROFILE +ISSUER +CLIENT +USER +SCOPE +EXPIRES +REFRESH$/);
+    const col = (name: string): number => header.indexOf(name);
+    const at = (line: string, name: string): string => line.slice(col(name)).split(/ {2,}/)[0]!;
+    const rows = lines.slice(1);
+    assert.equal(rows.length, 4);
+    const scopes = rows.map((r) => at(r, 'SCOPE')).sort();
+    assert.deepEqual(scopes.filter((x) => x.startsWith('openid')), ['openid', 'openid email'], 'the two user sessions are told apart by the scope granted');
+    const machine = rows.find((r) => r.includes(p.confidentialClientId))!;
+    assert.equal(at(machine, 'USER'), 'machine (client credentials)');
+    for (const r of rows.filter((x) => !x.startsWith('?'))) assert.match(at(r, 'EXPIRES'), /^\d\d:\d\d \(\+00:00\)$|^\d{4}-\d\d-\d\d \d\d:\d\d \(\+00:00\)$/, r);
+    const bad = rows.find((r) => r.startsWith('?'))!;
+    assert.equal(at(bad, 'ISSUER'), '(unreadable, note 1 below)');
+    assert.ok(bad.length <= header.length + 10, 'the problem does not widen the table');
+    assert.match(notes!, new RegExp(`^1\\. ${join(sb.cacheDir, 'e'.repeat(64))}\\.json: `));
+    sb.cleanup();
+  });
+});
+
+describe('logout says what it removed', () => {
+  it('one session (and its revocation), then all of them, then nothing left', async () => {
+    const sb = sandbox(p);
+    assert.equal((await run(BIN.oidcCred, ['login', ...sb.args()], { env: sb.env })).code, 0);
+    assert.equal((await run(BIN.oidcCred, ['login', ...sb.args(), '--scope', 'openid email'], { env: sb.env })).code, 0);
+    const file = (await run(BIN.oidcCred, ['status', '--json', '--cache-dir', sb.cacheDir], { env: sb.env })).stdout;
+    const sessions = (JSON.parse(file) as { sessions: Array<{ file: string; scope: string }> }).sessions;
+    const first = sessions.find((x) => x.scope === 'openid')!.file;
+    const one = await run(BIN.oidcCred, ['logout', '--revoke', ...sb.args()], { env: sb.env });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout, '');
+    assert.equal(one.stderr, `oidc-cred: logged out (${p.issuer}): removed the cached session ${first} and revoked its refresh token at the provider\n`);
+    const all = await run(BIN.oidcCred, ['logout', '--all', '--cache-dir', sb.cacheDir], { env: sb.env });
+    assert.equal(all.stderr, `oidc-cred: removed 1 cached session from ${sb.cacheDir}\n`);
+    const none = await run(BIN.oidcCred, ['logout', '--all', '--cache-dir', sb.cacheDir], { env: sb.env });
+    assert.equal(none.stderr, `oidc-cred: no cached sessions in ${sb.cacheDir}\n`);
+    sb.cleanup();
+  });
+});
