@@ -237,3 +237,20 @@ describe('logout says what it removed', () => {
     sb.cleanup();
   });
 });
+
+describe('-v on a cache hit', () => {
+  it('says which profile, config file and session file answered', async () => {
+    const sb = sandbox(p);
+    const cfg = join(sb.dir, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ 'default-profile': 'work', profiles: { work: { issuer: p.issuer, 'client-id': p.publicClientId, 'cache-dir': sb.cacheDir, 'browser-command': sb.browserCommand() } } }), { mode: 0o600 });
+    assert.equal((await run(BIN.oidcCred, ['login', '--config', cfg], { env: sb.env })).code, 0);
+    p.resetCounts();
+    const hit = await run(BIN.oidcCred, ['token', '--config', cfg, '-v'], { env: { ...sb.env, TZ: 'UTC' } });
+    assert.equal(hit.code, 0, hit.stderr);
+    assert.equal(p.counts.requests, 0, 'a cache hit');
+    const files = (await run(BIN.oidcCred, ['status', '--json', '--cache-dir', sb.cacheDir], { env: sb.env })).stdout;
+    const file = (JSON.parse(files) as { sessions: Array<{ file: string }> }).sessions[0]!.file;
+    assert.match(hit.stderr, new RegExp(`^oidc-cred\\[debug\\] answered by profile work of ${cfg}, from the session file ${file}; valid until \\d\\d:\\d\\d \\(\\+00:00\\), in \\d+ min$`, 'm'));
+    sb.cleanup();
+  });
+});
