@@ -44,6 +44,8 @@ export interface Settings {
   ports: number[];
   redirectUri: string | undefined;
   browserCommand: string | undefined;
+  /** The browser command came from BROWSER, whose conventions apply: `%s` is the URL, `:` separates alternatives. */
+  browserFromEnv: boolean;
   noBrowser: boolean;
   timeout: number;
   nonInteractive: boolean;
@@ -397,6 +399,7 @@ export function resolveSettings(input: ResolveInput): Settings {
     ports,
     redirectUri,
     browserCommand: str(pick('browser-command')),
+    browserFromEnv: input.flags['browser-command'] === undefined && env('BROWSER') !== undefined,
     noBrowser: pick('no-browser') === true,
     timeout,
     nonInteractive: pick('non-interactive') === true,

@@ -40,7 +40,7 @@ export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Dep
     // Always printed, in case the browser does not open (docs/architecture.md, "The login").
     deps.log.info(`oidc-cred: log in to ${s.issuer}${s.profile ? ` (profile ${s.profile})` : ''} in your browser: ${lb.startUrl}`);
     deps.log.debug(() => `authorization URL: ${url.origin}${url.pathname}, redirect ${lb.redirectUri}`);
-    if (!s.noBrowser) await openBrowser(lb.startUrl, { command: s.browserCommand, log: deps.log, env: deps.env, secretEnv: s.clientSecretEnvName });
+    if (!s.noBrowser) await openBrowser(lb.startUrl, { command: s.browserCommand, fromBrowserEnv: s.browserFromEnv, log: deps.log, env: deps.env, secretEnv: s.clientSecretEnvName });
 
     const cb = await lb.waitForCallback(deps.signal, s.timeout * 1000);
     try {

@@ -254,3 +254,21 @@ describe('-v on a cache hit', () => {
     sb.cleanup();
   });
 });
+
+describe('BROWSER follows its conventions', () => {
+  it('":" separates alternatives (a missing one is skipped) and %s is replaced by the URL', async () => {
+    const sb = sandbox(p);
+    const script = join(sb.dir, 'open.sh');
+    const argsLog = join(sb.dir, 'args.log');
+    // A browser that records its arguments, then logs in like a user (the scripted browser).
+    writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$@" > '${argsLog}'\nexec ${sb.browserCommand()} "$1"\n`, { mode: 0o700 });
+    const r = await run(BIN.oidcCred, ['token', '--issuer', p.issuer, '--client-id', p.publicClientId, '--cache-dir', sb.cacheDir, '--timeout', '60'], {
+      env: { ...sb.env, BROWSER: `oidc-cred-no-such-browser:${script} %s --new-tab` },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const page = /in your browser: (http:\/\/127\.0\.0\.1:\d+\/)\n/.exec(r.stderr)![1]!;
+    assert.equal(readFileSync(argsLog, 'utf8'), `${page}\n--new-tab\n`, 'the URL in place of %s, as one argument, nothing appended');
+    assert.doesNotMatch(r.stderr, /could not open a browser/, 'the missing first alternative is skipped quietly');
+    sb.cleanup();
+  });
+});
