@@ -160,7 +160,9 @@ async function listen(server: Server, host: string, ports: readonly number[]): P
       remaining.splice(remaining.indexOf(port), 1);
     }
   }
-  throw new LoginError(`none of the callback ports ${ports.join(', ')} is free`, { hint: 'close what uses them, or register another port with the provider and pass --port' });
+  // "port 18123 is taken", "neither port 8000 nor 18000 is free", "none of the ports 1, 2 and 3 is free"
+  const what = ports.length === 1 ? `the callback port ${ports[0]} is taken` : ports.length === 2 ? `neither callback port ${ports[0]} nor ${ports[1]} is free` : `none of the callback ports ${ports.slice(0, -1).join(', ')} and ${ports[ports.length - 1]} is free`;
+  throw new LoginError(what, { hint: 'close what uses them, or register another port with the provider and pass --port' });
 }
 
 function closeServer(server: Server): Promise<void> {

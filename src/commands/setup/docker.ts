@@ -39,8 +39,12 @@ export function credHelpersFor(flags: RawOptions, deps: Pick<Deps, 'env' | 'home
     }
   }
   if (!Object.keys(out).length) {
-    const which = only ? `profile "${only}"` : config.exists ? `any profile of ${config.path}` : `the config file ${config.path} (it does not exist)`;
-    throw new ConfigError(`no registry to set up: ${which} has no "match" entry for docker`, {
+    const why = only
+      ? `profile "${only}" has no "match" entry for docker`
+      : config.exists
+        ? `no profile of ${config.path} has a "match" entry for docker`
+        : `there is no config file at ${config.path}`;
+    throw new ConfigError(`no registry to set up: ${why}`, {
       hint: 'add the registry host names to "match", e.g. "match": ["registry.example.com"], or {"url": …, "for": ["docker"]} (docs/docker.md)',
     });
   }
