@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startProvider, type TestProvider } from '../../demo/provider.ts';
-import { BIN, run, sandbox, trackLeaks, type Sandbox } from '../support/cli.ts';
+import { BIN, run, runCommand, sandbox, trackLeaks, type Sandbox } from '../support/cli.ts';
 
 let p: TestProvider;
 before(async () => {
@@ -155,6 +155,8 @@ describe('doctor', () => {
     assert.match(line(unwired.stdout, 'kubectl'), /^note {4}kubectl: no kubeconfig user runs oidc-cred kube for profile "work" \(if kubectl should use it: oidc-cred setup kube --profile work --cluster NAME --write\)$/);
     assert.equal(line(unwired.stdout, 'docker'), `note    docker: no credHelpers entry in ${join(sb.home, '.docker', 'config.json')} sends registry.example.test to oidc-cred (if docker should use it: oidc-cred setup docker --profile work --write)`);
 
+    // setup kube --cluster refuses a cluster the kubeconfig does not have: add it as a user would.
+    assert.equal((await runCommand('kubectl', ['config', 'set-cluster', 'prod', '--server=https://127.0.0.1:6443'], { env: sb.env })).code, 0);
     for (const tool of ['git', 'kube', 'docker']) {
       const setup = await run(BIN.oidcCred, ['setup', tool, '--profile', 'work', ...(tool === 'kube' ? ['--cluster', 'prod'] : []), '--write'], { env: sb.env });
       assert.equal(setup.code, 0, setup.stderr);

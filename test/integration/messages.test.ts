@@ -272,3 +272,42 @@ describe('BROWSER follows its conventions', () => {
     sb.cleanup();
   });
 });
+
+describe('setup says what it did and what to do next', () => {
+  const kubectlHere = spawnSyncOk('kubectl');
+  it('setup git without --write changes nothing and says how to apply it', async () => {
+    const sb = sandbox(p);
+    const cfg = join(sb.dir, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ profiles: { work: { issuer: p.issuer, 'client-id': 'c', match: ['https://git.example.com/'] } } }), { mode: 0o600 });
+    const r = await run(BIN.oidcCred, ['setup', 'git', '--config', cfg, '--profile', 'work'], { env: sb.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^git config --global /m);
+    assert.equal(r.stderr, "oidc-cred: nothing was changed; run these commands, or 'oidc-cred setup git --profile work --write' to apply them\n");
+    sb.cleanup();
+  });
+  it('setup kube: a --cluster the kubeconfig lacks is refused; --write prints no "merge" advice and names the use-context to run', { skip: kubectlHere ? false : 'no kubectl on PATH' }, async () => {
+    const sb = sandbox(p);
+    const kc = join(sb.dir, 'kubeconfig');
+    writeFileSync(kc, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'prod', cluster: { server: 'https://127.0.0.1:6443' } }], users: [], contexts: [] }), { mode: 0o600 });
+    const e = { ...sb.env, KUBECONFIG: kc };
+    const nope = await run(BIN.oidcCred, ['setup', 'kube', '--cluster', 'prd'], { env: e });
+    assert.equal(nope.stderr, `oidc-cred: --cluster "prd" is not a cluster of your kubeconfig (clusters: prod)\n`);
+    assert.equal(nope.code, 2);
+    assert.equal(nope.stdout, '');
+    const w = await run(BIN.oidcCred, ['setup', 'kube', '--cluster', 'prod', '--write'], { env: e });
+    assert.equal(w.code, 0, w.stderr);
+    assert.doesNotMatch(w.stdout, /merge into your kubeconfig/);
+    assert.match(w.stdout, /^# kubeconfig entry, written by these commands:\nkubectl config set-credentials /);
+    assert.ok(w.stderr.endsWith(`oidc-cred: wrote user "oidc-cred" and context "prod" to ${kc}\noidc-cred: to use it, run: kubectl config use-context prod\n`), w.stderr);
+    sb.cleanup();
+  });
+});
+
+function spawnSyncOk(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

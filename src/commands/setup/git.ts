@@ -110,7 +110,10 @@ export async function setupGit(flags: RawOptions, deps: Deps): Promise<number> {
     });
   }
   for (const c of commands) deps.stdout.write(`git ${c.args.map(shellWord).join(' ')}\n`);
-  if (flags.write !== true) return 0;
+  if (flags.write !== true) {
+    deps.log.info(`oidc-cred: nothing was changed; run these commands, or 'oidc-cred setup git --profile ${shellWord(name)} --write' to apply them`);
+    return 0;
+  }
   for (const c of commands) await runGit(c.args, deps);
   deps.log.info(`oidc-cred: wrote ${commands.length} settings to your global git config for profile "${name}"`);
   return 0;

@@ -79,22 +79,48 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
     }
   }
   const s = kubeSetup(profile, cluster);
-  const out = [
-    '# kubeconfig entry (merge into your kubeconfig):',
-    s.yaml,
-    '',
-    '# or let kubectl write it:',
-    ...s.commands.map((c) => ['kubectl', ...c].map(shellQuote).join(' ')),
-    '',
-  ].join('\n');
-  deps.stdout.write(out);
-  if (flags.write !== true) return 0;
+  const write = flags.write === true;
+  // A context for a cluster the kubeconfig does not have would point nowhere: refuse it, naming the ones it has.
+  if (cluster) {
+    const known = await clusterNames(deps);
+    if (known && !known.includes(cluster)) {
+      throw new UsageError(`--cluster "${cluster}" is not a cluster of your kubeconfig`, {
+        hint: known.length ? `clusters: ${known.join(', ')}` : 'add the cluster first: kubectl config set-cluster NAME --server=https://…',
+      });
+    }
+  }
+  const commands = s.commands.map((c) => ['kubectl', ...c].map(shellQuote).join(' '));
+  // With --write the commands below are what is done; without it, the entry to merge by hand or the commands to run.
+  const out = write
+    ? ['# kubeconfig entry, written by these commands:', ...commands, '', s.yaml, '']
+    : ['# kubeconfig entry (merge into your kubeconfig):', s.yaml, '', '# or let kubectl write it:', ...commands, ''];
+  deps.stdout.write(out.join('\n'));
+  if (!write) {
+    deps.log.info(`oidc-cred: nothing was changed; run 'oidc-cred setup kube${profile ? ` --profile ${profile}` : ''}${cluster ? ` --cluster ${cluster}` : ''} --write' to apply it`);
+    return 0;
+  }
 
   const file = kubeconfigPath(deps.env, deps.home, deps.cwd);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   for (const c of s.commands) await kubectl(['--kubeconfig', file, ...c], deps);
   deps.log.info(`oidc-cred: wrote user "${s.user}"${cluster ? ` and context "${cluster}"` : ''} to ${file}`);
+  deps.log.info(
+    cluster
+      ? `oidc-cred: to use it, run: kubectl config use-context ${shellQuote(cluster)}`
+      : `oidc-cred: to use it, give a context this user: kubectl config set-context --current --user=${shellQuote(s.user)} (or run setup kube again with --cluster NAME)`,
+  );
   return 0;
+}
+
+/** The cluster names of the kubeconfig kubectl reads ($KUBECONFIG, merged); undefined when kubectl cannot tell. */
+function clusterNames(deps: Deps): Promise<string[] | undefined> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('kubectl', ['config', 'get-clusters'], { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv(deps.env) as NodeJS.ProcessEnv });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', () => resolvePromise(undefined));
+    child.on('close', (code) => resolvePromise(code === 0 ? out.split('\n').slice(1).map((l) => l.trim()).filter(Boolean) : undefined));
+  });
 }
 
 function kubectl(args: string[], deps: Deps): Promise<void> {
