@@ -209,7 +209,7 @@ function tlsProblem(err: unknown, origin: string, caFile: string | undefined): P
   if (code === 'CERT_NOT_YET_VALID') return fail('answered, but its TLS certificate is not valid yet', 'is not valid yet', "check the machine's clock");
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return fail('answered, but its TLS certificate is for another host name', 'for another host name', 'use the host name the certificate names in the issuer URL');
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(e?.message ?? '')) {
-    return fail('does not speak TLS: the port answers plain http, not https', 'does not speak TLS', 'check the port and the scheme of the URL (plain http:// is allowed only on a loopback address)', 'ERR_SSL_WRONG_VERSION_NUMBER');
+    return fail('does not speak TLS: the port answers plain http, not https', 'does not speak TLS', 'check the port and the scheme of the URL; plain http:// is allowed only on a loopback address', 'ERR_SSL_WRONG_VERSION_NUMBER');
   }
   return undefined;
 }

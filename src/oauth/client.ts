@@ -355,7 +355,7 @@ const CLIENT_AUTH_HINT = 'check the client ID and secret, and try --client-auth 
  */
 function usually(at: Endpoint | undefined, status: number): Usually | undefined {
   // No metadata at the well-known URLs: the issuer itself is wrong, most often its path.
-  if (status === 404 && at === 'discovery') return { why: 'there is no provider at this issuer URL', hint: 'check the issuer URL, including its path (a realm, a tenant)' };
+  if (status === 404 && at === 'discovery') return { why: 'there is no provider at this issuer URL', hint: 'check the issuer URL, including its path: a realm or a tenant' };
   if (status === 404) return { why: "the endpoint from the provider's metadata does not exist", hint: 'check --issuer' };
   if (status === 429) return { why: 'the provider is rate limiting this client', hint: 'wait a moment and try again' };
   if (status >= 500) return { why: 'a fault or an outage at the provider', hint: 'try again later' };

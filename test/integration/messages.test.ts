@@ -86,7 +86,7 @@ describe('provider errors say what the provider did', () => {
     const r = await token(`${origin()}/realms/engineering`);
     assert.equal(
       r.stderr,
-      `oidc-cred: could not read the provider's metadata from ${origin()}/realms/engineering/.well-known/openid-configuration (nor from ${origin()}/.well-known/oauth-authorization-server/realms/engineering): the provider answered HTTP 404 (text/plain); this usually means there is no provider at this issuer URL (check the issuer URL, including its path (a realm, a tenant))\n`,
+      `oidc-cred: could not read the provider's metadata from ${origin()}/realms/engineering/.well-known/openid-configuration (nor from ${origin()}/.well-known/oauth-authorization-server/realms/engineering): the provider answered HTTP 404 (text/plain); this usually means there is no provider at this issuer URL (check the issuer URL, including its path: a realm or a tenant)\n`,
     );
     assert.equal(r.code, 1);
   });
@@ -104,7 +104,7 @@ describe('provider errors say what the provider did', () => {
   it("https:// to a plain http port: no OpenSSL internals", async () => {
     const https = origin().replace('http:', 'https:');
     const r = await token(https);
-    assert.equal(r.stderr, `oidc-cred: ${https} does not speak TLS: the port answers plain http, not https (check the port and the scheme of the URL (plain http:// is allowed only on a loopback address))\n`);
+    assert.equal(r.stderr, `oidc-cred: ${https} does not speak TLS: the port answers plain http, not https (check the port and the scheme of the URL; plain http:// is allowed only on a loopback address)\n`);
     assert.equal(r.code, 1);
   });
   it('a --ca-file that is not PEM is refused; a real one is used', async () => {
