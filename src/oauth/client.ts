@@ -214,7 +214,7 @@ async function discover(issuer: URL, req: Provider['req']): Promise<oauth.Author
       // Discovery §4.3 requires them to be identical).
       const c = err instanceof oauth.OperationProcessingError ? (err.cause as { attribute?: unknown; body?: { issuer?: unknown } } | undefined) : undefined;
       if (c?.attribute === 'issuer' && typeof c.body?.issuer === 'string') {
-        throw new ProviderError(`the provider at ${tried[tried.length - 1]} calls itself ${JSON.stringify(c.body.issuer)}, not ${JSON.stringify(issuer.href)}`, {
+        throw new ProviderError(`the provider's metadata at ${tried[tried.length - 1]} names its issuer ${JSON.stringify(c.body.issuer)}, not ${JSON.stringify(issuer.href)}`, {
           hint: `set the issuer to exactly ${JSON.stringify(c.body.issuer)}`,
         });
       }

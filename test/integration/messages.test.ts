@@ -93,7 +93,7 @@ describe('provider errors say what the provider did', () => {
   it('localhost for 127.0.0.1: the issuer the provider reports', async () => {
     const wrong = origin().replace('127.0.0.1', 'localhost');
     const r = await token(wrong);
-    assert.equal(r.stderr, `oidc-cred: the provider at ${wrong}/.well-known/openid-configuration calls itself "${p.issuer}", not "${wrong}/" (set the issuer to exactly "${p.issuer}")\n`);
+    assert.equal(r.stderr, `oidc-cred: the provider's metadata at ${wrong}/.well-known/openid-configuration names its issuer "${p.issuer}", not "${wrong}/" (set the issuer to exactly "${p.issuer}")\n`);
     assert.equal(r.code, 1);
   });
   it('an untrusted certificate: the server answered; name --ca-file', async () => {
@@ -311,3 +311,50 @@ function spawnSyncOk(cmd: string): boolean {
     return false;
   }
 }
+
+describe('setup kube after a login shows what the API server will see', () => {
+  it('the claims, the username the example flags derive, and a ClusterRoleBinding for it', async () => {
+    const sb = sandbox(p);
+    const cfg = join(sb.dir, 'config.json');
+    const profile = { issuer: p.issuer, 'client-id': p.publicClientId, 'cache-dir': sb.cacheDir, 'browser-command': sb.browserCommand() };
+    writeFileSync(cfg, JSON.stringify({ profiles: { work: { ...profile, scope: ['openid', 'offline_access', 'email'] }, bare: profile } }), { mode: 0o600 });
+    const before = await run(BIN.oidcCred, ['setup', 'kube', '--config', cfg, '--profile', 'work'], { env: sb.env });
+    assert.doesNotMatch(before.stdout, /API server will see/, 'nothing to show before a login');
+    assert.equal((await run(BIN.oidcCred, ['login', '--config', cfg, '--profile', 'work'], { env: sb.env })).code, 0);
+    const r = await run(BIN.oidcCred, ['setup', 'kube', '--config', cfg, '--profile', 'work'], { env: sb.env });
+    assert.equal(r.code, 0, r.stderr);
+    const shown = r.stdout.slice(r.stdout.indexOf('# What the API server will see'));
+    assert.equal(
+      shown,
+      [
+        '# What the API server will see in your ID token (profile work):',
+        `#   iss: ${p.issuer}`,
+        `#   aud: ${p.publicClientId}`,
+        '#   sub: demo-user',
+        '#   email: demo@example.com',
+        ...(/email_verified/.test(shown) ? [/^#   email_verified: .*$/m.exec(shown)![0]] : []),
+        '# With --oidc-username-claim=email --oidc-username-prefix=oidc: the username is oidc:demo@example.com; `kubectl auth whoami` shows it.',
+        '# A binding that lets that user read the cluster (kubectl apply -f -):',
+        'apiVersion: rbac.authorization.k8s.io/v1',
+        'kind: ClusterRoleBinding',
+        'metadata:',
+        '  name: oidc-demo-example.com-view',
+        'roleRef:',
+        '  apiGroup: rbac.authorization.k8s.io',
+        '  kind: ClusterRole',
+        '  name: view',
+        'subjects:',
+        '- apiGroup: rbac.authorization.k8s.io',
+        '  kind: User',
+        '  name: "oidc:demo@example.com"',
+        '',
+      ].join('\n'),
+    );
+    // Without the email scope: say that the example's username claim is missing, and what sub gives.
+    assert.equal((await run(BIN.oidcCred, ['login', '--config', cfg, '--profile', 'bare'], { env: sb.env })).code, 0);
+    const bare = await run(BIN.oidcCred, ['setup', 'kube', '--config', cfg, '--profile', 'bare'], { env: sb.env });
+    assert.match(bare.stdout, /^# The token has no "email" claim, which the example flags take the username from: add the "email" scope/m);
+    assert.match(bare.stdout, /^# or use --oidc-username-claim=sub, which makes the username oidc:demo-user\.$/m);
+    sb.cleanup();
+  });
+});

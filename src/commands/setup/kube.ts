@@ -6,7 +6,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import type { RawOptions } from '../../config/options.js';
-import { loadConfigFile } from '../../config/resolve.js';
+import { loadConfigFile, resolveSettings } from '../../config/resolve.js';
+import { readSession } from '../../cache/store.js';
+import { escapeControls } from '../../infra/log.js';
+import { environment } from '../../session/index.js';
+import { decodeJwt, sessionPaths } from '../../session/read.js';
 import type { Deps } from '../../deps.js';
 import { childEnv } from '../../infra/browser.js';
 import { ConfigError, OidcCredError, UsageError } from '../../errors.js';
@@ -80,14 +84,16 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
   }
   const s = kubeSetup(profile, cluster);
   const write = flags.write === true;
-  // A context for a cluster the kubeconfig does not have would point nowhere: refuse it, naming the ones it has.
+  // A context for a cluster the kubeconfig does not have would point nowhere: a name that is not
+  // among the clusters it has is a typo, refused with the names. A kubeconfig with no cluster at
+  // all is being set up (the README's quick start adds the cluster next): a note, not a refusal.
+  let missing = false;
   if (cluster) {
     const known = await clusterNames(deps);
-    if (known && !known.includes(cluster)) {
-      throw new UsageError(`--cluster "${cluster}" is not a cluster of your kubeconfig`, {
-        hint: known.length ? `clusters: ${known.join(', ')}` : 'add the cluster first: kubectl config set-cluster NAME --server=https://…',
-      });
+    if (known?.length && !known.includes(cluster)) {
+      throw new UsageError(`--cluster "${cluster}" is not a cluster of your kubeconfig`, { hint: `clusters: ${known.join(', ')}` });
     }
+    missing = known !== undefined && known.length === 0;
   }
   const commands = s.commands.map((c) => ['kubectl', ...c].map(shellQuote).join(' '));
   // With --write the commands below are what is done; without it, the entry to merge by hand or the commands to run.
@@ -95,6 +101,8 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
     ? ['# kubeconfig entry, written by these commands:', ...commands, '', s.yaml, '']
     : ['# kubeconfig entry (merge into your kubeconfig):', s.yaml, '', '# or let kubectl write it:', ...commands, ''];
   deps.stdout.write(out.join('\n'));
+  const seen = apiServerView(flags, deps);
+  if (seen) deps.stdout.write(seen);
   if (!write) {
     deps.log.info(`oidc-cred: nothing was changed; run 'oidc-cred setup kube${profile ? ` --profile ${profile}` : ''}${cluster ? ` --cluster ${cluster}` : ''} --write' to apply it`);
     return 0;
@@ -104,12 +112,49 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   for (const c of s.commands) await kubectl(['--kubeconfig', file, ...c], deps);
   deps.log.info(`oidc-cred: wrote user "${s.user}"${cluster ? ` and context "${cluster}"` : ''} to ${file}`);
+  if (missing) deps.log.info(`oidc-cred: note: your kubeconfig has no cluster "${cluster}" yet; add it: kubectl config set-cluster ${shellQuote(cluster!)} --server=https://…`);
   deps.log.info(
     cluster
       ? `oidc-cred: to use it, run: kubectl config use-context ${shellQuote(cluster)}`
       : `oidc-cred: to use it, give a context this user: kubectl config set-context --current --user=${shellQuote(s.user)} (or run setup kube again with --cluster NAME)`,
   );
   return 0;
+}
+
+/**
+ * After a login: what the API server will see in the cached ID token — the claims it reads, the
+ * username the example flags derive (docs/kubernetes.md: `--oidc-username-claim=email`,
+ * `--oidc-username-prefix=oidc:`), and a ClusterRoleBinding for that user. Nothing without a
+ * cached session; never a token, only claims, escaped.
+ */
+export function apiServerView(flags: RawOptions, deps: Deps): string | undefined {
+  let claims: Record<string, unknown> | undefined;
+  let profile: string | undefined;
+  try {
+    const st = resolveSettings({ flags, env: deps.env, home: deps.home, cwd: deps.cwd, purpose: 'other' });
+    profile = st.profile;
+    const { key, paths } = sessionPaths(st, environment(deps));
+    const r = readSession(paths.file, key);
+    if ('session' in r) claims = decodeJwt(r.session.id_token);
+  } catch {
+    return undefined;
+  }
+  if (!claims) return undefined;
+  const text = (v: unknown): string => escapeControls(typeof v === 'string' ? v : JSON.stringify(v));
+  const lines = [`# What the API server will see in your ID token${profile ? ` (profile ${profile})` : ''}:`];
+  for (const k of ['iss', 'aud', 'sub', 'email', 'email_verified', 'groups']) if (claims[k] !== undefined) lines.push(`#   ${k}: ${text(claims[k])}`);
+  const email = typeof claims.email === 'string' ? claims.email : undefined;
+  const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+  if (!email) {
+    lines.push('# The token has no "email" claim, which the example flags take the username from: add the "email" scope to the profile (docs/kubernetes.md),');
+    lines.push(`# or use --oidc-username-claim=sub${sub ? `, which makes the username oidc:${text(sub)}` : ''}.`);
+  }
+  const user = email ? `oidc:${email}` : sub ? `oidc:${sub}` : undefined;
+  if (!user) return `${lines.join('\n')}\n`;
+  if (email) lines.push(`# With --oidc-username-claim=email --oidc-username-prefix=oidc: the username is ${text(user)}; \`kubectl auth whoami\` shows it.`);
+  const name = `oidc-${user.slice(5).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 50) || 'user'}-view`;
+  lines.push('# A binding that lets that user read the cluster (kubectl apply -f -):', 'apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRoleBinding', 'metadata:', `  name: ${name}`, 'roleRef:', '  apiGroup: rbac.authorization.k8s.io', '  kind: ClusterRole', '  name: view', 'subjects:', '- apiGroup: rbac.authorization.k8s.io', '  kind: User', `  name: ${JSON.stringify(escapeControls(user))}`);
+  return `\n${lines.join('\n')}\n`;
 }
 
 /** The cluster names of the kubeconfig kubectl reads ($KUBECONFIG, merged); undefined when kubectl cannot tell. */
