@@ -2,7 +2,7 @@
 // "Exit codes and errors"): exact stderr where the words are the point, and the exit code.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -355,6 +355,40 @@ describe('setup kube after a login shows what the API server will see', () => {
     const bare = await run(BIN.oidcCred, ['setup', 'kube', '--config', cfg, '--profile', 'bare'], { env: sb.env });
     assert.match(bare.stdout, /^# The token has no "email" claim, which the example flags take the username from: add the "email" scope/m);
     assert.match(bare.stdout, /^# or use --oidc-username-claim=sub, which makes the username oidc:demo-user\.$/m);
+    sb.cleanup();
+  });
+});
+
+describe('setup git --remove undoes exactly what --write added', () => {
+  it('--write says what it replaced; --remove takes out its own lines and leaves the rest of the global git config', async () => {
+    const sb = sandbox(p);
+    const cfg = join(sb.dir, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ profiles: { work: { issuer: p.issuer, 'client-id': 'c', match: ['https://git.example.com/team'] } } }), { mode: 0o600 });
+    mkdirSync(sb.home, { recursive: true });
+    const e = { ...sb.env, GIT_CONFIG_NOSYSTEM: '1' };
+    const git = (...a: string[]) => runCommand('git', a, { env: e, cwd: sb.dir });
+    const key = 'credential.https://git.example.com/team.helper';
+    assert.equal((await git('config', '--global', '--add', key, 'store')).code, 0);
+    assert.equal((await git('config', '--global', 'user.name', 'Jane')).code, 0);
+    const before = (await git('config', '--global', '--list')).stdout;
+
+    const w = await run(BIN.oidcCred, ['setup', 'git', '--config', cfg, '--profile', 'work', '--write'], { env: e });
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stderr.split('\n')[0], `oidc-cred: replaced ${key} = "store" (note it down: setup git --remove cannot restore it)`);
+    assert.equal((await git('config', '--global', '--get-all', key)).stdout, `\noidc-cred --config ${cfg} --profile work\n`);
+
+    const r = await run(BIN.oidcCred, ['setup', 'git', '--config', cfg, '--profile', 'work', '--remove'], { env: e });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `oidc-cred: removed ${key} = "oidc-cred --config ${cfg} --profile work"\n`);
+    const after = (await git('config', '--global', '--list')).stdout;
+    assert.equal(after, before.split('\n').filter((l) => !l.startsWith(key)).join('\n'), 'everything else as it was (the replaced "store" is gone, as --write said)');
+    assert.match(after, /^user\.name=Jane$/m);
+
+    const again = await run(BIN.oidcCred, ['setup', 'git', '--config', cfg, '--profile', 'work', '--remove'], { env: e });
+    assert.equal(again.stderr, 'oidc-cred: nothing to remove: no git server of profile "work" runs oidc-cred in your global git config\n');
+    const kube = await run(BIN.oidcCred, ['setup', 'kube', '--remove'], { env: e });
+    assert.equal(kube.code, 2);
     sb.cleanup();
   });
 });
