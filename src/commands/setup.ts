@@ -6,9 +6,6 @@ import { UsageError } from '../errors.js';
 
 export async function setup(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
   if (flags.remove === true && flags.write === true) throw new UsageError('--write and --remove do opposite things: give one of them');
-  if (flags.remove === true && p[1] !== 'git') {
-    throw new UsageError(`setup ${p[1]} has no --remove yet`, { hint: p[1] === 'kube' ? 'kubectl config delete-user NAME and delete-context NAME take out what --write added' : 'delete the registries\' "credHelpers" entries from ~/.docker/config.json' });
-  }
   switch (p[1]) {
     case 'git':
       return (await import('./setup/git.js')).setupGit(flags, deps);

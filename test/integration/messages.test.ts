@@ -387,8 +387,38 @@ describe('setup git --remove undoes exactly what --write added', () => {
 
     const again = await run(BIN.oidcCred, ['setup', 'git', '--config', cfg, '--profile', 'work', '--remove'], { env: e });
     assert.equal(again.stderr, 'oidc-cred: nothing to remove: no git server of profile "work" runs oidc-cred in your global git config\n');
-    const kube = await run(BIN.oidcCred, ['setup', 'kube', '--remove'], { env: e });
-    assert.equal(kube.code, 2);
+    sb.cleanup();
+  });
+  it('setup kube --remove takes out the user and the context --write added; setup docker --remove its credHelpers entries', { skip: spawnSyncOk('kubectl') ? false : 'no kubectl on PATH' }, async () => {
+    const sb = sandbox(p);
+    mkdirSync(sb.home, { recursive: true });
+    const kc = join(sb.dir, 'kubeconfig');
+    const cluster = { name: 'prod', cluster: { server: 'https://127.0.0.1:6443' } };
+    const other = { name: 'jane', user: { token: 'not-ours' } };
+    writeFileSync(kc, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [cluster], users: [other], contexts: [] }), { mode: 0o600 });
+    const e = { ...sb.env, KUBECONFIG: kc };
+    const view = async () => JSON.parse((await runCommand('kubectl', ['config', 'view', '--raw', '-o', 'json'], { env: e })).stdout) as { clusters: unknown[]; users: Array<{ name: string }>; contexts: unknown[] | null };
+    assert.equal((await run(BIN.oidcCred, ['setup', 'kube', '--cluster', 'prod', '--write'], { env: e })).code, 0);
+    assert.deepEqual((await view()).users.map((u) => u.name).sort(), ['jane', 'oidc-cred']);
+    const r = await run(BIN.oidcCred, ['setup', 'kube', '--cluster', 'prod', '--remove'], { env: e });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stderr.includes(`oidc-cred: removed context "prod" from ${kc}\n`) && r.stderr.includes(`oidc-cred: removed user "oidc-cred" from ${kc}\n`), r.stderr);
+    const after = await view();
+    assert.deepEqual(after.users.map((u) => u.name), ['jane'], 'the other user stays');
+    assert.equal(after.clusters.length, 1, 'the cluster stays');
+    assert.deepEqual(after.contexts ?? [], []);
+
+    const cfg = join(sb.dir, 'config.json');
+    writeFileSync(cfg, JSON.stringify({ profiles: { reg: { issuer: p.issuer, 'client-id': 'c', match: ['registry.example.com'] } } }), { mode: 0o600 });
+    const dockerCfg = join(sb.home, '.docker', 'config.json');
+    mkdirSync(join(sb.home, '.docker'), { recursive: true });
+    writeFileSync(dockerCfg, JSON.stringify({ auths: { 'other.example': {} }, credHelpers: { 'gcr.io': 'gcloud' } }), { mode: 0o600 });
+    const before = JSON.parse(readFileSync(dockerCfg, 'utf8')) as unknown;
+    assert.equal((await run(BIN.oidcCred, ['setup', 'docker', '--config', cfg, '--profile', 'reg', '--write'], { env: sb.env })).code, 0);
+    const d = await run(BIN.oidcCred, ['setup', 'docker', '--config', cfg, '--profile', 'reg', '--remove'], { env: sb.env });
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(d.stderr, `oidc-cred: removed credHelpers "registry.example.com": "oidc-cred" from ${dockerCfg}\n`);
+    assert.deepEqual(JSON.parse(readFileSync(dockerCfg, 'utf8')), before, 'the docker config as it was before --write');
     sb.cleanup();
   });
 });

@@ -83,6 +83,7 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
     }
   }
   const s = kubeSetup(profile, cluster);
+  if (flags.remove === true) return removeKube(s.user, cluster, deps);
   const write = flags.write === true;
   // A context for a cluster the kubeconfig does not have would point nowhere: a name that is not
   // among the clusters it has is a typo, refused with the names. A kubeconfig with no cluster at
@@ -155,6 +156,41 @@ export function apiServerView(flags: RawOptions, deps: Deps): string | undefined
   const name = `oidc-${user.slice(5).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 50) || 'user'}-view`;
   lines.push('# A binding that lets that user read the cluster (kubectl apply -f -):', 'apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRoleBinding', 'metadata:', `  name: ${name}`, 'roleRef:', '  apiGroup: rbac.authorization.k8s.io', '  kind: ClusterRole', '  name: view', 'subjects:', '- apiGroup: rbac.authorization.k8s.io', '  kind: User', `  name: ${JSON.stringify(escapeControls(user))}`);
   return `\n${lines.join('\n')}\n`;
+}
+
+/**
+ * `setup kube --remove`: the user entry --write added, and the context named by --cluster when it
+ * is the one --write made (it uses that user); the clusters and every other entry stay.
+ */
+async function removeKube(user: string, cluster: string | undefined, deps: Deps): Promise<number> {
+  const file = kubeconfigPath(deps.env, deps.home, deps.cwd);
+  const users = (await kubectlOut(['--kubeconfig', file, 'config', 'view', '-o', 'jsonpath={.users[*].name}'], deps)) ?? '';
+  let removed = 0;
+  if (cluster) {
+    const ctxUser = await kubectlOut(['--kubeconfig', file, 'config', 'view', '-o', `jsonpath={.contexts[?(@.name=="${cluster}")].context.user}`], deps);
+    if (ctxUser?.trim() === user) {
+      await kubectl(['--kubeconfig', file, 'config', 'delete-context', cluster], deps);
+      deps.log.info(`oidc-cred: removed context "${cluster}" from ${file}`);
+      removed++;
+    }
+  }
+  if (users.split(/\s+/).includes(user)) {
+    await kubectl(['--kubeconfig', file, 'config', 'delete-user', user], deps);
+    deps.log.info(`oidc-cred: removed user "${user}" from ${file}`);
+    removed++;
+  }
+  if (!removed) deps.log.info(`oidc-cred: nothing to remove: ${file} has no user "${user}"`);
+  return 0;
+}
+
+function kubectlOut(args: string[], deps: Deps): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv(deps.env) as NodeJS.ProcessEnv });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', () => resolvePromise(undefined));
+    child.on('close', (code) => resolvePromise(code === 0 ? out : undefined));
+  });
 }
 
 /** The cluster names of the kubeconfig kubectl reads ($KUBECONFIG, merged); undefined when kubectl cannot tell. */
