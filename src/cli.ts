@@ -7,6 +7,7 @@ import { COMMAND_OPTIONS, GLOBAL_OPTIONS, type OptionSpec, type RawOptions } fro
 import { verboseFrom } from './config/resolve.js';
 import type { Deps } from './deps.js';
 import { OidcCredError, UsageError } from './errors.js';
+import { closest } from './config/suggest.js';
 import { VERSION } from './version.js';
 import type { CommandSpec } from './commands/index.js';
 
@@ -47,6 +48,8 @@ export function toYargs(o: OptionSpec): Options {
         type: 'string',
         coerce: (v: unknown) => {
           const last = Array.isArray(v) ? v[v.length - 1] : v;
+          // `--profile` at the end of a line is a forgotten name, not "no profile".
+          if (last === '') throw new UsageError(`--${o.name} needs a value`, { hint: `see 'oidc-cred --help'` });
           if (o.choices && !o.choices.includes(String(last))) {
             throw new UsageError(`--${o.name} must be one of ${orList(o.choices)}, not "${String(last)}"`);
           }
@@ -77,31 +80,7 @@ function orList(xs: readonly string[]): string {
   return xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : (xs[0] ?? '');
 }
 
-/** The closest known name within two edits, for "did you mean". */
-export function closest(word: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const k of known) {
-    const d = editDistance(word, k);
-    if (d < bestD || (d === bestD && best !== undefined && k.startsWith(word) && !best.startsWith(word))) {
-      best = k;
-      bestD = d;
-    }
-  }
-  // A prefix of a longer name ("--issue" for "--issuer") counts too.
-  return best ?? known.find((k) => k.startsWith(word) && word.length >= 3);
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
-}
+export { closest } from './config/suggest.js';
 
 /** yargs' own failure texts, in our words (the ones a command line can still reach). */
 export function usageMessage(msg: string, command: string | undefined, names: { commands: string[]; options: string[] }, argv: readonly string[] = []): UsageError {

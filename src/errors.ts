@@ -79,8 +79,9 @@ export class InterruptedError extends OidcCredError {
   override readonly code = 'INTERRUPTED';
   override readonly exitCode: number;
   readonly signal: string;
-  constructor(signal: NodeJS.Signals | string = 'SIGINT') {
-    super(`interrupted by ${signal}`);
+  constructor(signal: NodeJS.Signals | string = 'SIGINT', message?: string) {
+    // Ctrl-C is a person changing their mind, not an accident.
+    super(message ?? (signal === 'SIGINT' ? 'cancelled (Ctrl-C)' : `interrupted by ${signal}`));
     this.signal = signal;
     this.exitCode = signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : 130;
   }

@@ -33,13 +33,27 @@ export interface LockOwner {
   /** ms since the epoch when the lock was taken */
   since: number;
   nonce: string;
+  /**
+   * What the holder's login shows the user (its login page, or the device page and code), from
+   * the note beside the lock (`<key>.lock.note.json`, same nonce); only for the waiting message.
+   */
+  url?: string | undefined;
 }
 
 export interface Held {
   /** Still ours: nobody took the lock over since we got it (checked before using or saving what was read under it). */
   held(): boolean;
   release(): Promise<void>;
+  /** Records what the login shows the user, for the processes that wait for it. */
+  note?(url: string): void;
 }
+
+/**
+ * The note lives beside the lock directory, not inside it: a file created inside changes the
+ * directory's mtime, by which proper-lockfile tells that the lock is still its own, and putting
+ * the mtime back would race with its update timer.
+ */
+const notePath = (paths: CachePaths): string => `${paths.lock}.note.json`;
 
 export interface LockHooks {
   /** The lock was taken from us (we were stopped or starved past the stale time). */
@@ -121,8 +135,23 @@ export async function tryLock(paths: CachePaths, hooks: LockHooks): Promise<Held
   const held = (): boolean => !compromised && (!recorded || readOwner(paths.lock)?.nonce === me.nonce);
   return {
     held,
+    note: (url) => {
+      try {
+        if (recorded && held()) writeFileAtomic(paths.dir, notePath(paths), JSON.stringify({ nonce: me.nonce, url }));
+      } catch {
+        /* the waiting message is only less precise */
+      }
+    },
     release: async () => {
       const ours = recorded && held();
+      // Ours or a dead holder's: a note is only read with the current owner's nonce.
+      if (ours) {
+        try {
+          rmSync(notePath(paths), { force: true });
+        } catch {
+          /* a read-only cache: the next holder overwrites it */
+        }
+      }
       try {
         // Stops the mtime updates; its rmdir fails while the record is inside.
         await release();
@@ -143,7 +172,15 @@ export async function tryLock(paths: CachePaths, hooks: LockHooks): Promise<Held
 
 /** The holder of the session lock, if it left a record. */
 export function lockHolder(paths: CachePaths): LockOwner | undefined {
-  return readOwner(paths.lock);
+  const owner = readOwner(paths.lock);
+  if (!owner) return undefined;
+  try {
+    const n = JSON.parse(readFileSync(notePath(paths), 'utf8')) as { nonce?: unknown; url?: unknown };
+    if (n.nonce === owner.nonce && typeof n.url === 'string') return { ...owner, url: n.url };
+  } catch {
+    /* no note: the holder is refreshing, or has not shown anything yet */
+  }
+  return owner;
 }
 
 function readOwner(lockDir: string): LockOwner | undefined {

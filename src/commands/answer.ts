@@ -4,7 +4,9 @@ import type { RawOptions } from '../config/options.js';
 import type { Deps } from '../deps.js';
 import { GitHostRejected } from '../protocols/git.js';
 import { planTokenCommand } from '../protocols/request.js';
-import { getToken } from '../session/index.js';
+import { when } from '../infra/time.js';
+import { environment, getToken } from '../session/index.js';
+import { sessionPaths } from '../session/read.js';
 
 /** The exit code, or undefined when this is not a token-handing command (the CLI then parses it). */
 export async function answerTokenCommand(positionals: string[], flags: RawOptions, deps: Deps): Promise<number | undefined> {
@@ -24,8 +26,15 @@ export async function answerTokenCommand(positionals: string[], flags: RawOption
     return plan.exitCode;
   }
   deps.log.verbose = plan.settings.verbose;
-  deps.log.debug(() => `profile ${plan.settings.profile ?? '(none: flags and environment)'}, cache ${plan.settings.cacheDir}`);
-  const answer = await getToken({ settings: plan.settings, kind: plan.kind }, deps);
+  const s = plan.settings;
+  deps.log.debug(() => `profile ${s.profile ?? '(none: flags and environment)'}, cache ${s.cacheDir}`);
+  const answer = await getToken({ settings: s, kind: plan.kind }, deps);
+  // -v on a cache hit too: which profile, config file and session file answered — what a user
+  // needs to tell why this token and not another (docs/cache.md).
+  deps.log.debug(() => {
+    const from = s.profile ? `profile ${s.profile} of ${s.configFile}` : `flags and environment (no profile; config file ${s.configFile})`;
+    return `answered by ${from}, from the session file ${sessionPaths(s, environment(deps)).paths.file}; valid until ${when(answer.expiresAt, deps.now())}`;
+  });
   deps.stdout.write(plan.format(answer));
   return 0;
 }

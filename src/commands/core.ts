@@ -6,6 +6,7 @@ import { cachePaths, listSessions, readSession, removeSession, type CachedSessio
 import type { Deps } from '../deps.js';
 import { ConfigError, describeError } from '../errors.js';
 import { escapeControls } from '../infra/log.js';
+import { localTime, when } from '../infra/time.js';
 import { decodeJwt, sessionPaths } from '../session/read.js';
 import { environment, getToken } from '../session/index.js';
 import { answerTokenCommand } from './answer.js';
@@ -29,7 +30,8 @@ export async function login(_p: string[], flags: RawOptions, deps: Deps): Promis
   const a = await getToken({ settings: s, kind: s.tokenType ?? 'access', force: true }, deps);
   const user = who(a.session);
   deps.log.info(
-    `oidc-cred: logged in${user ? ` as ${user}` : ''}${s.profile ? ` (profile ${s.profile})` : ''} at ${s.issuer}; the token is valid until ${new Date(a.expiresAt).toISOString()}`,
+    // The one line of docs/configuration.md: who, which profile, until when (local time).
+    `oidc-cred: logged in${user ? ` as ${user}` : ''}${s.profile ? ` (profile ${s.profile})` : ''} at ${s.issuer}; valid until ${when(a.expiresAt, deps.now())}`,
   );
   return 0;
 }
@@ -43,7 +45,9 @@ function cacheDirOf(flags: RawOptions, deps: Deps): string {
   try {
     return settings(flags, deps).cacheDir;
   } catch (err) {
-    if (!(err instanceof ConfigError) || !/no (issuer|client ID) configured/.test(err.message)) throw err;
+    // No provider chosen (none configured, or several profiles and no default-profile): the
+    // cache directory is still known without one.
+    if (!(err instanceof ConfigError) || !/no (issuer|client ID) configured|no "default-profile"/.test(err.message)) throw err;
     const dir = (flags['cache-dir'] as string | undefined) ?? deps.env.OIDC_CRED_CACHE_DIR;
     return dir ? resolvePath(deps.cwd, dir) : defaultCacheDir(deps.env, deps.home);
   }
@@ -94,18 +98,23 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
     return 0;
   }
   const table: string[][] = [['PROFILE', 'ISSUER', 'CLIENT', 'USER', 'EXPIRES', 'REFRESH']];
+  const until = (exp: string | null | undefined, valid: boolean): string => (exp ? `${localTime(Date.parse(exp), now)}${valid ? '' : ' (expired)'}` : '-');
+  // A row never carries long advice: a session that cannot be read is marked in the table and
+  // explained below it, so that the columns stay aligned.
+  const notes: string[] = [];
   for (const r of rows) {
     if ('error' in r) {
-      table.push(['?', `(${r.error})`, '', '', '', '']);
+      notes.push(`${r.file}: ${r.error}`);
+      table.push(['?', `(unreadable, note ${notes.length} below)`, '', '', '', '']);
       continue;
     }
-    const exp = r.expires_at ? `${r.expires_at.replace(/\.\d+Z$/, 'Z')}${r.valid ? '' : ' (expired)'}` : '-';
-    table.push([r.profile ?? '-', r.issuer, r.client_id, r.email ?? r.subject ?? '-', exp, r.refresh_token_in ?? 'no']);
+    // A machine login has no person behind it: say so rather than show "-".
+    const user = r.grant === 'client-credentials' ? 'machine (client credentials)' : (r.email ?? r.subject ?? '-');
+    table.push([r.profile ?? '-', r.issuer, r.client_id, user, until(r.expires_at, r.valid), r.refresh_token_in ?? 'no']);
     if (r.apis.length > 1 || r.apis.some((a) => a.audience || a.resources.length || a.own_login)) {
       for (const a of r.apis) {
         const what = [a.audience ? `audience ${a.audience}` : '', a.resources.length ? `resource ${a.resources.join(' ')}` : ''].filter(Boolean).join(', ') || `scope ${a.scopes.join(' ')}`;
-        const until = a.expires_at ? `${a.expires_at.replace(/\.\d+Z$/, 'Z')}${a.valid ? '' : ' (expired)'}` : '-';
-        table.push(['', `  api: ${what}`, '', a.own_login ? '(own login)' : '', until, '']);
+        table.push(['', `  api: ${what}`, '', a.own_login ? '(own login)' : '', until(a.expires_at, a.valid), '']);
       }
     }
   }
@@ -113,6 +122,7 @@ export async function status(_p: string[], flags: RawOptions, deps: Deps): Promi
   const cells = table.map((row) => row.map(escapeControls));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
   for (const row of cells) deps.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  if (notes.length) deps.stdout.write(`\n${notes.map((n, i) => `${i + 1}. ${escapeControls(n)}`).join('\n')}\n`);
   return 0;
 }
 
@@ -121,6 +131,7 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
   if (flags.all === true) {
     const dir = cacheDirOf(flags, deps);
     let failed = 0;
+    let removed = 0;
     for (const { file, result } of listSessions(dir)) {
       const key = file.replace(/^.*\//, '').replace(/\.json$/, '');
       const session = 'session' in result ? await withRefreshToken(result.session, revoke) : undefined;
@@ -128,9 +139,12 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
         failed += (await revokeSession(session, flags, deps)) ? 0 : 1;
       }
       if (revoke && session) for (const rt of ownLoginTokens(session)) failed += (await revokeSession({ ...session, refresh_token: rt }, flags, deps)) ? 0 : 1;
-      removeSession(cachePaths(dir, key));
+      if (removeSession(cachePaths(dir, key))) removed++;
       if (session) failed += (await removeKeyringItem(session, deps)) ? 0 : 1;
     }
+    // Says what was done, so that "nothing happened" and "all gone" look different.
+    const n = (k: number): string => `${k} cached session${k === 1 ? '' : 's'}`;
+    deps.log.info(removed ? `oidc-cred: removed ${n(removed)} from ${dir}${revoke ? '; their refresh tokens were revoked at the provider' : ''}` : `oidc-cred: no cached sessions in ${dir}`);
     return failed ? 1 : 0;
   }
   const s = settings(flags, deps);
@@ -148,8 +162,11 @@ export async function logout(_p: string[], flags: RawOptions, deps: Deps): Promi
   if (revoke && session?.refresh_token) ok = await revokeSession(session, flags, deps);
   if (revoke && session) for (const rt of ownLoginTokens(session)) ok = (await revokeSession({ ...session, refresh_token: rt }, flags, deps)) && ok;
   const removed = removeSession(paths);
-  if (!removed) deps.log.info(`oidc-cred: no cached session for ${s.profile ? `profile ${s.profile}` : s.issuer}`);
-  if (session && !(await removeKeyringItem(session, deps))) ok = false;
+  const which = `${s.profile ? `profile ${s.profile}, ` : ''}${s.issuer}`;
+  const revoked = revoke && ok && !!session?.refresh_token;
+  if (session && !(await removeKeyringItem(session, deps))) ok = false; // its one line says the file is removed
+  else if (!removed) deps.log.info(`oidc-cred: no cached session for ${which}`);
+  else deps.log.info(`oidc-cred: logged out (${which}): removed the cached session ${paths.file}${revoked ? ' and revoked its refresh token at the provider' : ''}`);
   return ok ? 0 : 1;
 }
 

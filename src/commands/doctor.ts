@@ -102,7 +102,7 @@ function checkConfig(flags: RawOptions, deps: Deps, add: (c: Check) => void): Se
     s = resolveSettings({ flags, env: deps.env, home: deps.home, cwd: deps.cwd, purpose: 'other' });
   } catch (err) {
     const explicit = typeof flags.profile === 'string' || !!deps.env.OIDC_CRED_PROFILE;
-    if (!explicit && names.length > 1 && !config.defaultProfile && err instanceof OidcCredError && /no (issuer|client ID) configured/.test(err.message)) {
+    if (!explicit && names.length > 1 && !config.defaultProfile && err instanceof OidcCredError && /no (issuer|client ID) configured|and no "default-profile"/.test(err.message)) {
       add({
         check: 'profile',
         status: 'problem',

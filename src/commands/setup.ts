@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { UsageError } from '../errors.js';
 
 export async function setup(p: string[], flags: RawOptions, deps: Deps): Promise<number> {
+  if (flags.remove === true && flags.write === true) throw new UsageError('--write and --remove do opposite things: give one of them');
   switch (p[1]) {
     case 'git':
       return (await import('./setup/git.js')).setupGit(flags, deps);

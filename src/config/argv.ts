@@ -55,6 +55,8 @@ export function parseArgvLight(argv: readonly string[]): ParsedArgv | undefined 
       value = argv[++i]!;
       if (value.startsWith('-')) return undefined;
     }
+    // `--profile ""`: yargs refuses an empty value (cli.ts); leave it to yargs to say so.
+    if (value === '' && spec.type === 'string') return undefined;
     if (spec.type === 'number') {
       const n = Number(value);
       if (value.trim() === '' || !Number.isFinite(n)) return undefined;

@@ -64,6 +64,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionSpec[]>> = 
   ],
   setup: [
     { name: 'write', type: 'boolean', inConfig: false, describe: 'apply the configuration instead of only printing it' },
+    { name: 'remove', type: 'boolean', inConfig: false, describe: 'take out what --write added' },
     { name: 'cluster', type: 'string', inConfig: false, describe: 'kubeconfig user/cluster name (setup kube)' },
   ],
   doctor: [{ name: 'json', type: 'boolean', inConfig: false, describe: 'print the checks as JSON' }],

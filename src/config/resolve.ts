@@ -2,8 +2,9 @@
 // Pure apart from reading the config file, so that the hot path can use it: no yargs here.
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { ConfigError, NoMatchingProfile } from '../errors.js';
+import { ConfigError, NoMatchingProfile, UsageError } from '../errors.js';
 import { bestMatch, entryProblem, TOOLS, type MatchEntry, type Tool } from './match.js';
+import { closest } from './suggest.js';
 import {
   CLIENT_AUTHS,
   GLOBAL_OPTIONS,
@@ -53,6 +54,8 @@ export interface Settings {
   ports: number[];
   redirectUri: string | undefined;
   browserCommand: string | undefined;
+  /** The browser command came from BROWSER, whose conventions apply: `%s` is the URL, `:` separates alternatives. */
+  browserFromEnv: boolean;
   noBrowser: boolean;
   timeout: number;
   nonInteractive: boolean;
@@ -111,8 +114,12 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
   try {
     fd = openSync(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !given) return empty;
-    throw new ConfigError(`cannot read config file ${path}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !given) return empty;
+    if (code === 'ENOENT') {
+      throw new ConfigError(`config file ${path} does not exist`, { hint: 'check --config or OIDC_CRED_CONFIG; docs/configuration.md shows a config file' });
+    }
+    throw new ConfigError(`cannot read config file ${path}: ${errnoSentence(err)}`);
   }
   try {
     // One fstat of the file already open: the hot path reads this file on every call.
@@ -120,7 +127,7 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
     text = readFileSync(fd, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`cannot read config file ${path}`, { cause: err });
+    throw new ConfigError(`cannot read config file ${path}: ${errnoSentence(err)}`);
   } finally {
     closeSync(fd);
   }
@@ -128,7 +135,7 @@ export function loadConfigFile(input: Pick<ResolveInput, 'flags' | 'env' | 'home
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON`, { cause: err });
+    throw new ConfigError(`config file ${path} is not valid JSON: ${jsonProblem(text, err)}`);
   }
   return { ...validateConfig(json, path), path, explicit: !!given, exists: true };
 }
@@ -163,7 +170,10 @@ function validateConfig(json: unknown, path: string): Pick<ConfigFile, 'defaultP
   };
   if (!isObject(json)) return fail('(top level)', 'must be a JSON object');
   for (const k of Object.keys(json)) {
-    if (!['$schema', 'default-profile', 'profiles'].includes(k)) fail(k, 'unknown key (expected "default-profile" or "profiles")');
+    if (!['$schema', 'default-profile', 'profiles'].includes(k)) {
+      const guess = closest(k, ['default-profile', 'profiles']);
+      fail(k, guess ? `unknown key (did you mean "${guess}"?)` : 'unknown key (expected "default-profile" or "profiles")');
+    }
   }
   const dp = json['default-profile'];
   if (dp !== undefined && typeof dp !== 'string') fail('default-profile', 'must be a string');
@@ -185,7 +195,8 @@ function validateConfig(json: unknown, path: string): Pick<ConfigFile, 'defaultP
         continue;
       }
       if (!spec || !spec.inConfig) {
-        fail(`${at}.${key}`, spec ? 'is not allowed in a config file' : 'unknown key (keys are the long flag names, e.g. "client-id")');
+        const guess = spec ? undefined : closest(key, CONFIG_KEYS);
+        fail(`${at}.${key}`, spec ? 'is not allowed in a config file' : guess ? `unknown key (did you mean "${guess}"?)` : 'unknown key (keys are the long flag names, e.g. "client-id")');
         continue;
       }
       values[key] = checkValue(spec, value, (what) => fail(`${at}.${key}`, what));
@@ -303,11 +314,58 @@ export function resolveSettings(input: ResolveInput): Settings {
     return resolvePath(fromProfile ? baseDir : input.cwd, expandHome(v, input.home));
   };
 
+  /**
+   * A bad value is the fault of where it came from: a flag or a variable is a usage error (exit
+   * 2) that names it; a profile's value is a config error that names the file and the key
+   * (docs/configuration.md, "Exit codes and errors").
+   */
+  const badValue = (key: string, value: string, what: string): never => {
+    if (input.flags[key] !== undefined) throw new UsageError(`--${key} ${what}, not "${value}"`, { hint: `see 'oidc-cred --help'` });
+    const spec = SPEC_BY_NAME.get(key);
+    if (spec?.env && env(spec.env) !== undefined) throw new UsageError(`${spec.env} ${what}, not "${env(spec.env)}"`, { hint: `see 'oidc-cred --help'` });
+    throw new ConfigError(`config file ${config.path}: profiles.${name}.${key}: ${what}, not "${value}"`);
+  };
+
   const issuer = str(pick('issuer'));
   const clientId = str(pick('client-id'));
-  const where = name ? `profile "${name}" of ${config.path}` : helper ? 'the command line' : 'the command line and environment';
-  if (!issuer) throw new ConfigError(`no issuer configured in ${where}`, { hint: 'pass --issuer URL, set OIDC_CRED_ISSUER, or add a profile to the config file' });
-  if (!clientId) throw new ConfigError(`no client ID configured in ${where}`, { hint: 'pass --client-id, set OIDC_CRED_CLIENT_ID, or add "client-id" to the profile' });
+  if ((!issuer || !clientId) && !name && config.profiles.size > 1) {
+    // Several profiles and nothing to choose between them: say so, rather than "no issuer".
+    const names = [...config.profiles.keys()];
+    throw new ConfigError(`config file ${config.path} has ${names.length} profiles (${names.join(', ')}) and no "default-profile"`, {
+      hint: `pass --profile ${names[0]}, set OIDC_CRED_PROFILE, or add "default-profile": "${names[0]}" to the file`,
+    });
+  }
+  const missing = (key: string, hint: string): never => {
+    if (name) throw new ConfigError(`config file ${config.path}: profiles.${name} has no "${key}"`, { hint: `add "${key}" to the profile, or pass --${key}` });
+    throw new ConfigError(`no ${key === 'issuer' ? 'issuer' : 'client ID'} configured in ${helper ? 'the command line' : 'the command line and environment'}`, { hint });
+  };
+  if (!issuer) return missing('issuer', 'pass --issuer URL, set OIDC_CRED_ISSUER, or add a profile to the config file');
+  if (!clientId) return missing('client-id', 'pass --client-id, set OIDC_CRED_CLIENT_ID, or add "client-id" to the profile');
+
+  // Checked here, where it is known whether a flag, a variable or the file said it, and before
+  // anything would wait for a login (docs/configuration.md).
+  let issuerUrl: URL | undefined;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    badValue('issuer', issuer, 'must be a URL such as https://idp.example.com/');
+  }
+  if (issuerUrl && issuerUrl.protocol !== 'https:' && !(issuerUrl.protocol === 'http:' && isLoopback(issuerUrl.hostname))) {
+    badValue('issuer', issuer, 'must use https:// (plain http is allowed only on a loopback address)');
+  }
+  const redirectUri = str(pick('redirect-uri'));
+  if (redirectUri !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(redirectUri);
+    } catch {
+      badValue('redirect-uri', redirectUri, 'must be a URL such as http://127.0.0.1/callback');
+    }
+    // RFC 8252 §7.3: a loopback redirect, plain http, on an address only this machine reaches.
+    if (u && (u.protocol !== 'http:' || !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname))) {
+      badValue('redirect-uri', redirectUri, 'must be http:// on 127.0.0.1, [::1] or localhost (a loopback redirect)');
+    }
+  }
 
   // The secret in the environment is for one provider only: the unnamed profile's, or a
   // profile's that names its variable; never every profile's (docs/configuration.md).
@@ -316,27 +374,28 @@ export function resolveSettings(input: ResolveInput): Settings {
   const scopes = words(pick('scope'), /\s+/);
   const ports = words(pick('port'), /[\s,]+/).map((p) => {
     const n = Number(p);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError(`port "${p}" is not a TCP port number`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) return badValue('port', p, 'must be a TCP port number from 1 to 65535');
     return n;
   });
   const params: Record<string, string> = {};
   for (const kv of list(pick('param'))) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`--param "${kv}" must look like KEY=VALUE`);
+    if (eq <= 0) badValue('param', kv, 'must look like KEY=VALUE (login_hint=me@example.com)');
     params[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  const oneOf = (xs: readonly string[]): string => `must be one of ${xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs[xs.length - 1]}` : xs[0]}`;
   const grant = (str(pick('grant')) ?? 'auto') as Grant;
-  if (!GRANTS.includes(grant)) throw new ConfigError(`grant "${grant}" is not one of ${GRANTS.join(', ')}`);
+  if (!GRANTS.includes(grant)) badValue('grant', grant, oneOf(GRANTS));
   const tokenType = str(pick('token-type')) as TokenType | undefined;
-  if (tokenType && !TOKEN_TYPES.includes(tokenType)) throw new ConfigError(`token-type "${tokenType}" is not one of ${TOKEN_TYPES.join(', ')}`);
+  if (tokenType && !TOKEN_TYPES.includes(tokenType)) badValue('token-type', tokenType, oneOf(TOKEN_TYPES));
   const clientAuth = str(pick('client-auth')) as ClientAuthMethod | undefined;
-  if (clientAuth && !CLIENT_AUTHS.includes(clientAuth)) throw new ConfigError(`client-auth "${clientAuth}" is not one of ${CLIENT_AUTHS.join(', ')}`);
+  if (clientAuth && !CLIENT_AUTHS.includes(clientAuth)) badValue('client-auth', clientAuth, oneOf(CLIENT_AUTHS));
   const storage = (str(pick('storage')) ?? 'auto') as Storage;
-  if (!STORAGES.includes(storage)) throw new ConfigError(`storage "${storage}" is not one of ${STORAGES.join(', ')}`);
+  if (!STORAGES.includes(storage)) badValue('storage', storage, oneOf(STORAGES));
   const timeout = num(pick('timeout'), 'timeout') ?? 300;
   const minValid = num(pick('min-valid'), 'min-valid') ?? 60;
-  if (timeout <= 0) throw new ConfigError('timeout must be a positive number of seconds');
-  if (minValid < 0) throw new ConfigError('min-valid must not be negative');
+  if (timeout <= 0) badValue('timeout', String(timeout), 'must be a positive number of seconds');
+  if (minValid < 0) badValue('min-valid', String(minValid), 'must not be negative');
 
   const ownScopes = scopes.length ? scopes : ['openid', 'offline_access'];
   const resources = [...new Set(words(pick('resource'), /\s+/))];
@@ -361,8 +420,9 @@ export function resolveSettings(input: ResolveInput): Settings {
     params,
     grant,
     ports,
-    redirectUri: str(pick('redirect-uri')),
+    redirectUri,
     browserCommand: str(pick('browser-command')),
+    browserFromEnv: input.flags['browser-command'] === undefined && env('BROWSER') !== undefined,
     noBrowser: pick('no-browser') === true,
     timeout,
     nonInteractive: pick('non-interactive') === true,
@@ -431,7 +491,7 @@ function fromEnv(spec: OptionSpec, value: string): string | number | boolean | s
       return !['0', 'false', 'no', 'off'].includes(value.trim().toLowerCase());
     case 'number': {
       const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${spec.env}="${value}" is not a number`);
+      if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${spec.env} must be a number, not "${value}"`, { hint: `see 'oidc-cred --help'` });
       return n;
     }
     case 'array':
@@ -440,6 +500,41 @@ function fromEnv(spec: OptionSpec, value: string): string | number | boolean | s
     default:
       return value;
   }
+}
+
+function isLoopback(hostname: string): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/** Keys a profile may hold, for "did you mean". */
+const CONFIG_KEYS: readonly string[] = [...GLOBAL_OPTIONS.filter((o) => o.inConfig).map((o) => o.name), ...PROFILE_ONLY_KEYS];
+
+/** An errno as one plain sentence, without the path and syscall Node puts into its message. */
+function errnoSentence(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const plain: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a directory, not a file',
+    ENOTDIR: 'a part of the path is not a directory',
+    ELOOP: 'too many symbolic links',
+  };
+  return (code && plain[code]) ?? (err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * JSON.parse says "at position 55"; a person needs the line and column. Node 20 words some
+ * errors without a position ("Unexpected end of JSON input"): the end of the text is where.
+ */
+export function jsonProblem(text: string, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const m = / in JSON at position (\d+)/.exec(msg);
+  const at = m ? Number(m[1]) : /end of JSON input/.test(msg) ? text.length : undefined;
+  let what = msg.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/, '').replace(/ of JSON input$/, '');
+  what = what.charAt(0).toLowerCase() + what.slice(1);
+  if (at === undefined) return what;
+  const before = text.slice(0, at).split('\n');
+  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}: ${what}`;
 }
 
 function words(v: unknown, sep: RegExp): string[] {

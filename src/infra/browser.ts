@@ -41,6 +41,13 @@ export function splitCommand(cmd: string): string[] {
 
 export interface BrowserOptions {
   command: string | undefined;
+  /**
+   * The command is the BROWSER variable's: a `:`-separated list of alternatives, tried in order
+   * until one starts, where `%s` stands for the URL (and `%%` for `%`) — the convention of
+   * Python's webbrowser, xdg-utils and sensible-browser. --browser-command is one command (it may
+   * well hold a `:`, as in `file:///…`), with the URL appended.
+   */
+  fromBrowserEnv?: boolean | undefined;
   log: Logger;
   env: Readonly<Record<string, string | undefined>>;
   /** The variable the profile takes its client secret from ("client-secret-env"), if any. */
@@ -51,29 +58,38 @@ export interface BrowserOptions {
 export async function openBrowser(url: string, opts: BrowserOptions): Promise<void> {
   const warn = (why: string): void => opts.log.info(`oidc-cred: could not open a browser (${why}); open the URL above yourself`);
   if (opts.command) {
-    let words: string[];
+    const alternatives = opts.fromBrowserEnv ? opts.command.split(':').filter((c) => c.trim()) : [opts.command];
+    let argvs: string[][];
     try {
-      words = splitCommand(opts.command);
+      argvs = alternatives.map((c) => withUrl(splitCommand(c), url, !!opts.fromBrowserEnv));
     } catch (err) {
       warn((err as Error).message);
       return;
     }
-    if (!words.length) return warn('the browser command is empty');
-    opts.log.debug(`starting browser command ${words[0]}`);
-    const child = spawn(words[0]!, [...words.slice(1), url], {
-      // Its output goes to our stderr — the descriptor itself, not a pipe through us, so a
-      // browser that outlives us (it usually does) cannot die of a broken pipe. Never stdout.
-      stdio: ['ignore', 2, 2],
-      // Its own process group: a Ctrl-C meant for oidc-cred does not close the user's browser.
-      detached: true,
-      env: childEnv(opts.env, opts.secretEnv),
-    });
-    child.on('error', (err) => warn(err.message));
-    child.on('exit', (code, sig) => {
-      if (code) warn(`the browser command exited with status ${code}`);
-      else if (sig) warn(`the browser command was killed by ${sig}`);
-    });
-    child.unref();
+    if (!argvs.length || !argvs[0]!.length) return warn('the browser command is empty');
+    const tryOne = (i: number): void => {
+      const words = argvs[i]!;
+      opts.log.debug(`starting browser command ${words[0]}`);
+      const child = spawn(words[0]!, words.slice(1), {
+        // Its output goes to our stderr — the descriptor itself, not a pipe through us, so a
+        // browser that outlives us (it usually does) cannot die of a broken pipe. Never stdout.
+        stdio: ['ignore', 2, 2],
+        // Its own process group: a Ctrl-C meant for oidc-cred does not close the user's browser.
+        detached: true,
+        env: childEnv(opts.env, opts.secretEnv),
+      });
+      child.on('error', (err) => {
+        // BROWSER=firefox:chromium on a machine without firefox: the next one.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && i + 1 < argvs.length) return tryOne(i + 1);
+        warn((err as NodeJS.ErrnoException).code === 'ENOENT' ? `${words[0]} was not found` : err.message);
+      });
+      child.on('exit', (code, sig) => {
+        if (code) warn(`the browser command ${words[0]} exited with status ${code}`);
+        else if (sig) warn(`the browser command ${words[0]} was killed by ${sig}`);
+      });
+      child.unref();
+    };
+    tryOne(0);
     return;
   }
   try {
@@ -85,13 +101,39 @@ export async function openBrowser(url: string, opts: BrowserOptions): Promise<vo
     const child = await open(url, { wait: false });
     // The bundled xdg-open exits 3 when there is no desktop, while the promise resolves.
     child.on('exit', (code) => {
-      if (code) warn(`the system opener exited with status ${code}`);
+      if (code) warn(openerFailure(code));
     });
     child.on('error', (err) => warn(err.message));
     child.unref();
   } catch (err) {
     warn((err as Error).message);
   }
+}
+
+/** The words of one command with the URL in place of `%s` (BROWSER), or appended as the last argument. */
+function withUrl(words: string[], url: string, percent: boolean): string[] {
+  if (!percent) return [...words, url];
+  let used = false;
+  const out = words.map((w) =>
+    w.replace(/%[s%]/g, (m) => {
+      if (m === '%%') return '%';
+      used = true;
+      return url;
+    }),
+  );
+  return used ? out : [...out, url];
+}
+
+/** xdg-open's exit statuses (xdg-utils' manual page), in words. */
+function openerFailure(code: number): string {
+  const why: Record<number, string> = {
+    1: 'it was called wrongly',
+    2: 'a file it needs does not exist',
+    3: 'it found no browser or desktop to open the page with',
+    4: 'the browser it started failed',
+  };
+  const name = process.platform === 'linux' ? 'the system opener (xdg-open)' : 'the system opener';
+  return `${name} exited with status ${code}: ${why[code] ?? 'an error'}; set BROWSER or --browser-command`;
 }
 
 /** Variables that may hold a client secret: ours, and the one a profile names. */

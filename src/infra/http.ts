@@ -31,8 +31,11 @@ export async function createFetch(opts: HttpOptions): Promise<FetchLike> {
     try {
       extra = readFileSync(opts.caFile, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read CA file ${opts.caFile}`, { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ConfigError(`the CA file ${opts.caFile} (--ca-file) does not exist`);
+      throw new ConfigError(`cannot read the CA file ${opts.caFile} (--ca-file)`, { cause: code === 'EACCES' ? new Error('permission denied') : err });
     }
+    checkPem(extra, opts.caFile);
     // Passing `ca` replaces Node's defaults, so keep the system roots and NODE_EXTRA_CA_CERTS.
     ca = [...rootCertificates, extra];
     const nodeExtra = opts.env.NODE_EXTRA_CA_CERTS;
@@ -61,6 +64,8 @@ export async function createFetch(opts: HttpOptions): Promise<FetchLike> {
     } catch (err) {
       if (opts.signal.aborted) throw opts.signal.reason;
       if (err instanceof ProviderError) throw err;
+      const tls = tlsProblem(err, new URL(url).origin, opts.caFile);
+      if (tls) throw tls;
       throw new ProviderError(`no answer from ${new URL(url).origin}`, { cause: networkCause(err) });
     }
     opts.log.debug(() => `-> ${res.status} ${res.headers.get('content-type') ?? ''}`);
@@ -141,6 +146,72 @@ function nodeSender(ca: string[] | undefined): Sender {
       req.end(body);
     });
   };
+}
+
+/**
+ * A CA bundle that holds no PEM certificate would be accepted by Node without a word and then
+ * change nothing: refuse it, so that "not trusted" never follows a --ca-file that was read.
+ */
+function checkPem(text: string, file: string): void {
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    throw new ConfigError(`the CA file ${file} (--ca-file) holds no PEM certificate ("-----BEGIN CERTIFICATE-----")`, {
+      hint: `a DER file converts with: openssl x509 -inform der -in '${file}' -out ca.pem`,
+    });
+  }
+  for (const b of blocks) {
+    // Base64 of a DER certificate: anything else in a block is a damaged file.
+    const body = b.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+=*$/.test(body) || body.length < 100) {
+      throw new ConfigError(`the CA file ${file} (--ca-file) holds a damaged PEM certificate`, { hint: 'export the CA certificate again' });
+    }
+  }
+}
+
+/** The error of a socket or TLS handshake, under undici's "fetch failed" wrappers. */
+function rootCause(err: unknown): Error & { code?: string } {
+  let e = err as Error & { cause?: unknown; code?: string };
+  for (let i = 0; e && i < 5 && !e.code && e.cause instanceof Error; i++) e = e.cause as typeof e;
+  return e;
+}
+
+/** Certificate errors Node reports by code (node's tls, OpenSSL's X509_V_ERR_* names). */
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * The server did answer: a TLS failure is not "no answer". Say what is wrong with the
+ * certificate and what fixes it (--ca-file, docs/configuration.md), and translate OpenSSL's
+ * "wrong version number" — an https:// URL on a plain http port.
+ */
+function tlsProblem(err: unknown, origin: string, caFile: string | undefined): ProviderError | undefined {
+  const e = rootCause(err);
+  const code = e?.code ?? '';
+  // The cause keeps the code for whoever looks deeper (doctor), worded as a part of the message
+  // so that the one-line error does not repeat it.
+  const fail = (what: string, part: string, hint: string, as = code): ProviderError =>
+    new ProviderError(`${origin} ${what}`, { cause: Object.assign(new Error(part), { code: as }), hint });
+  if (UNTRUSTED.has(code)) {
+    return fail(
+      `answered, but its TLS certificate is not signed by a CA this machine trusts (${code})`,
+      code,
+      caFile ? `${caFile} does not hold the CA that signed it: pass the right bundle with --ca-file` : 'pass your organisation\'s CA certificate (PEM) with --ca-file, or add "ca-file" to the profile',
+    );
+  }
+  if (code === 'CERT_HAS_EXPIRED') return fail('answered, but its TLS certificate has expired', 'has expired', "check the machine's clock; otherwise the provider must renew it");
+  if (code === 'CERT_NOT_YET_VALID') return fail('answered, but its TLS certificate is not valid yet', 'is not valid yet', "check the machine's clock");
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return fail('answered, but its TLS certificate is for another host name', 'for another host name', 'use the host name the certificate names in the issuer URL');
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(e?.message ?? '')) {
+    return fail('does not speak TLS: the port answers plain http, not https', 'does not speak TLS', 'check the port and the scheme of the URL; plain http:// is allowed only on a loopback address', 'ERR_SSL_WRONG_VERSION_NUMBER');
+  }
+  return undefined;
 }
 
 /** The reason worth a user's eye: undici wraps the socket error in "fetch failed". */

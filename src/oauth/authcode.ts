@@ -10,7 +10,7 @@ import { startLoopback } from './loopback.js';
 /** Parameters oidc-cred owns; --param may not override them (that would break PKCE or state). */
 const RESERVED = new Set(['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'resource']);
 
-export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Deps, req: LoginRequest = loginRequestOf(s)): Promise<TokenResult> {
+export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Deps, req: LoginRequest = loginRequestOf(s), onUrl?: (url: string) => void): Promise<TokenResult> {
   // oauth4webapi: 32 random bytes each, base64url (43 characters).
   const verifier = oauth.generateRandomCodeVerifier();
   const challenge = await oauth.calculatePKCECodeChallenge(verifier);
@@ -37,10 +37,12 @@ export async function authorizationCodeLogin(p: Provider, s: Settings, deps: Dep
     for (const [k, v] of Object.entries(s.params)) if (!RESERVED.has(k)) q.set(k, v);
     lb.setAuthorizationUrl(url.href);
 
+    // For the waiting message of any process that waits for this login (docs/cache.md).
+    onUrl?.(lb.startUrl);
     // Always printed, in case the browser does not open (docs/architecture.md, "The login").
     deps.log.info(`oidc-cred: log in to ${s.issuer}${s.profile ? ` (profile ${s.profile})` : ''} in your browser: ${lb.startUrl}`);
     deps.log.debug(() => `authorization URL: ${url.origin}${url.pathname}, redirect ${lb.redirectUri}`);
-    if (!s.noBrowser) await openBrowser(lb.startUrl, { command: s.browserCommand, log: deps.log, env: deps.env, secretEnv: s.clientSecretEnvName });
+    if (!s.noBrowser) await openBrowser(lb.startUrl, { command: s.browserCommand, fromBrowserEnv: s.browserFromEnv, log: deps.log, env: deps.env, secretEnv: s.clientSecretEnvName });
 
     const cb = await lb.waitForCallback(deps.signal, s.timeout * 1000);
     try {

@@ -201,7 +201,9 @@ function requireLoopbackEndpoints(as: oauth.AuthorizationServer, issuer: URL): v
 /** OIDC discovery, falling back to RFC 8414 metadata (docs/configuration.md). */
 async function discover(issuer: URL, req: Provider['req']): Promise<oauth.AuthorizationServer> {
   let first: unknown;
+  const tried: string[] = [];
   for (const algorithm of ['oidc', 'oauth2'] as const) {
+    tried.push(discoveryUrl(issuer, algorithm));
     try {
       const res = await oauth.discoveryRequest(issuer, { ...req, algorithm });
       if (algorithm === 'oidc' && res.status === 404) {
@@ -210,11 +212,30 @@ async function discover(issuer: URL, req: Provider['req']): Promise<oauth.Author
       }
       return await oauth.processDiscoveryResponse(issuer, res);
     } catch (err) {
+      // The provider calls itself something else (localhost vs 127.0.0.1, a missing or extra
+      // slash, another realm): say what it reports, which is the issuer to configure (OIDC
+      // Discovery §4.3 requires them to be identical).
+      const c = err instanceof oauth.OperationProcessingError ? (err.cause as { attribute?: unknown; body?: { issuer?: unknown } } | undefined) : undefined;
+      if (c?.attribute === 'issuer' && typeof c.body?.issuer === 'string') {
+        throw new ProviderError(`the provider's metadata at ${tried[tried.length - 1]} names its issuer ${JSON.stringify(c.body.issuer)}, not ${JSON.stringify(issuer.href)}`, {
+          hint: `set the issuer to exactly ${JSON.stringify(c.body.issuer)}`,
+        });
+      }
       first ??= err;
       if (err instanceof OidcCredError) throw err; // network trouble: the fallback would fail the same way
     }
   }
-  throw providerError(`could not read the provider's metadata from ${issuer.origin}`, first);
+  throw providerError(`could not read the provider's metadata from ${tried.join(' (nor from ')}${tried.length > 1 ? ')' : ''}`, first, 'discovery');
+}
+
+/** The URL oauth4webapi asks: OIDC Discovery §4 appends, RFC 8414 §3.1 inserts the well-known path. */
+export function discoveryUrl(issuer: URL, algorithm: 'oidc' | 'oauth2'): string {
+  const u = new URL(issuer.href);
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  u.pathname = algorithm === 'oidc' ? `${path}/.well-known/openid-configuration` : `/.well-known/oauth-authorization-server${path}`;
+  u.search = '';
+  u.hash = '';
+  return u.href;
 }
 
 export interface TokenResult {
@@ -347,7 +368,7 @@ function describeCause(e: OidcCredError): string {
 }
 
 /** The request a failure belongs to, for saying what usually causes an error with no OAuth body. */
-export type Endpoint = 'code' | 'refresh' | 'client-credentials' | 'revocation' | 'device-authorization' | 'device-token';
+export type Endpoint = 'discovery' | 'code' | 'refresh' | 'client-credentials' | 'revocation' | 'device-authorization' | 'device-token';
 
 interface Usually {
   why: string;
@@ -363,6 +384,8 @@ const CLIENT_AUTH_HINT = 'check the client ID and secret, and try --client-auth 
  * (401) — docs/providers/glewlwyd.md.
  */
 function usually(at: Endpoint | undefined, status: number): Usually | undefined {
+  // No metadata at the well-known URLs: the issuer itself is wrong, most often its path.
+  if (status === 404 && at === 'discovery') return { why: 'there is no provider at this issuer URL', hint: 'check the issuer URL, including its path: a realm or a tenant' };
   if (status === 404) return { why: "the endpoint from the provider's metadata does not exist", hint: 'check --issuer' };
   if (status === 429) return { why: 'the provider is rate limiting this client', hint: 'wait a moment and try again' };
   if (status >= 500) return { why: 'a fault or an outage at the provider', hint: 'try again later' };

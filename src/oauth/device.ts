@@ -38,7 +38,7 @@ function tokenParameters(req: LoginRequest): URLSearchParams | undefined {
   return [...q.keys()].length ? q : undefined;
 }
 
-export async function deviceLogin(p: Provider, s: Settings, deps: Deps, req: LoginRequest = loginRequestOf(s)): Promise<TokenResult> {
+export async function deviceLogin(p: Provider, s: Settings, deps: Deps, req: LoginRequest = loginRequestOf(s), onUrl?: (url: string) => void): Promise<TokenResult> {
   if (!p.as.device_authorization_endpoint) {
     throw new LoginError(`the provider ${s.issuer} advertises no device authorization endpoint`, { hint: 'use --grant authcode' });
   }
@@ -59,6 +59,8 @@ export async function deviceLogin(p: Provider, s: Settings, deps: Deps, req: Log
   // The device code is a bearer credential until the login completes; the user code is meant to be seen.
   deps.log.secret(da.device_code);
 
+  // The page and code a waiting process can point at: the user code is meant to be seen.
+  onUrl?.(`${da.verification_uri} (code ${da.user_code})`);
   await show(da, s, deps);
 
   let interval = typeof da.interval === 'number' && da.interval > 0 ? da.interval : DEFAULT_INTERVAL_S;
@@ -126,28 +128,57 @@ function rethrowIfAborted(deps: Deps): void {
  */
 async function show(da: oauth.DeviceAuthorizationResponse, s: Settings, deps: Deps): Promise<void> {
   const who = `${s.issuer}${s.profile ? ` (profile ${s.profile})` : ''}`;
-  // forUser, not info: these URLs must work when copied (a `?code=` in them is the user code).
-  deps.log.forUser(`oidc-cred: to log in to ${who}, open ${da.verification_uri} and enter the code ${da.user_code}`);
+  // The URL and the code each on a line of their own, indented: a terminal of 80 columns never
+  // breaks them in the middle of a sentence, and a double-click selects exactly one of them.
+  deps.log.info(`oidc-cred: to log in to ${who}, open`);
+  deps.log.info(`  ${da.verification_uri}`);
+  deps.log.info('oidc-cred: and enter the code');
+  deps.log.info(`  ${da.user_code}`);
   const complete = da.verification_uri_complete;
   if (complete) {
-    deps.log.forUser(`oidc-cred: or open ${complete}`);
+    deps.log.info('oidc-cred: or open this link, which holds the code:');
+    // forUser, not info: this URL must work when copied (a `?code=` in it is the user code).
+    deps.log.forUser(`  ${complete}`);
     const qr = await qrCode(complete, deps);
-    if (qr) deps.log.raw(qr);
+    if (qr) deps.stderr.write(`${qr}\n`);
   }
   const minutes = Math.max(1, Math.round(da.expires_in / 60));
-  deps.log.info(`oidc-cred: waiting for the login to be approved (the code expires in ${minutes} minute${minutes === 1 ? '' : 's'}; Ctrl-C to cancel)…`);
+  // "Ctrl-C" means something only to someone at a terminal, not to a CI log.
+  const cancel = deps.stderr.isTTY ? '; Ctrl-C to cancel' : '';
+  deps.log.info(`oidc-cred: waiting for the login to be approved (the code expires in ${minutes} minute${minutes === 1 ? '' : 's'}${cancel})…`);
 }
 
-/** A QR code of the URL, only on a terminal wide enough to show it whole; undefined otherwise. */
+/** ISO/IEC 18004 asks for a quiet zone of four modules around the symbol. */
+const QUIET_ZONE = 4;
+/** Black on bright white, whatever the terminal's own colours: a dark theme must not invert the code. */
+const QR_ON = '\u001b[30;107m';
+const QR_OFF = '\u001b[0m';
+
+/**
+ * A QR code of the URL, only on a terminal wide enough to show it whole; undefined otherwise.
+ * Two modules per character cell (upper and lower half blocks), drawn in the foreground colour
+ * (black) on a white background with the quiet zone, so that it scans on light and dark themes
+ * alike. The escapes are ours; the URL only decides which modules are dark.
+ */
 export async function qrCode(url: string, deps: Pick<Deps, 'stderr' | 'env' | 'log'>): Promise<string | undefined> {
   if (!deps.stderr.isTTY || deps.env.TERM === 'dumb') return undefined;
   try {
     // Lazily: uqr is only needed for this one picture.
-    const { renderUnicodeCompact } = await import('uqr');
-    const text = renderUnicodeCompact(url, { border: 2 });
-    const width = Math.max(...text.split('\n').map((l) => [...l].length));
+    const { encode } = await import('uqr');
+    const { data, size } = encode(url, { border: QUIET_ZONE });
+    const dark = (x: number, y: number): boolean => y < size && data[y]![x] === true;
+    const lines: string[] = [];
+    for (let y = 0; y < size; y += 2) {
+      let line = '';
+      for (let x = 0; x < size; x++) {
+        const top = dark(x, y);
+        const bottom = dark(x, y + 1);
+        line += top && bottom ? '\u2588' : top ? '\u2580' : bottom ? '\u2584' : ' ';
+      }
+      lines.push(`${QR_ON}${line}${QR_OFF}`);
+    }
     const columns = deps.stderr.columns ?? 80;
-    return width <= columns ? text : undefined;
+    return size <= columns ? lines.join('\n') : undefined;
   } catch (err) {
     deps.log.debug(`no QR code: ${(err as Error).message}`);
     return undefined;

@@ -302,7 +302,9 @@ export async function bindAll(
     });
   }
   const why = ports.map((p) => describeFailure(failures.find((f) => f.port === p)!)).join('; ');
-  throw new LoginError(`none of the callback ports is free: ${why}`, {
+  // "the callback port is taken: …", "neither callback port is free: …", "none of the callback ports is free: …"
+  const what = ports.length === 1 ? 'the callback port is taken' : ports.length === 2 ? 'neither callback port is free' : 'none of the callback ports is free';
+  throw new LoginError(`${what}: ${why}`, {
     hint: 'close what uses them, or register another port with the provider and pass --port',
   });
 }

@@ -43,17 +43,17 @@ export function getToken(req: TokenRequest, deps: Deps): Promise<TokenAnswer> {
       profile: s.profile,
       session: { key, profile: s.profile, issuer: s.issuer, client_id: s.clientId },
     },
-    realPorts(s, deps, key, paths, grant, api),
+    realPorts(s, deps, key, paths, grant, api, !!req.force),
   );
 }
 
-function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths, grant: GrantKind, api: ApiRef): Ports {
+function realPorts(s: Settings, deps: Deps, key: string, paths: CachePaths, grant: GrantKind, api: ApiRef, explicit = false): Ports {
   const legacy = cachePaths(paths.dir, legacySessionKey({ issuer: s.issuer, clientId: s.clientId, params: s.params, grant, audience: s.audience, scopes: s.scopes }));
   return {
     store: sessionStore(s, deps, key, paths, legacy, api),
     lock: fileLock(paths, deps),
     clock: { now: deps.now, boot: bootClock },
-    auth: providerAuthenticator(s, deps),
+    auth: providerAuthenticator(s, deps, explicit),
     log: deps.log,
     signal: deps.signal,
     pid: process.pid,
@@ -134,7 +134,7 @@ function fileLock(paths: CachePaths, deps: Deps): SessionLock {
  * endpoint that is gone or answers HTML), the metadata is fetched again and a refresh or client
  * credentials request is tried once more; a login is not repeated (it would open a second tab).
  */
-function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
+function providerAuthenticator(s: Settings, deps: Deps, explicit = false): Authenticator {
   let provider: Promise<Provider> | undefined;
   const client = (): Promise<typeof import('../oauth/client.js')> => import('../oauth/client.js');
   const connect = async (fresh: boolean): Promise<Provider> =>
@@ -172,22 +172,23 @@ function providerAuthenticator(s: Settings, deps: Deps): Authenticator {
         return c.clientCredentials(p, api);
       }, true);
     },
-    assertCanLogIn: () => assertCanLogIn(s, deps),
-    login: (req) => withProvider((p) => login(p, s, deps, req), false),
+    assertCanLogIn: () => assertCanLogIn(s, deps, explicit),
+    login: (req, onUrl) => withProvider((p) => login(p, s, deps, req, onUrl), false),
   };
 }
 
 /**
  * A login starts only where someone can see it (docs/configuration.md, "When a login
- * starts"). An explicitly requested `--grant device` is the one exception: its code goes to stderr
- * for whoever reads it (a CI log, a wrapper script), and it polls until --timeout.
+ * starts"). An explicitly requested `--grant device`, and `oidc-cred login` itself, are the
+ * exceptions: someone asked for this login, so the URL or device code goes to stderr for whoever
+ * reads it (a CI log, a wrapper script, `--no-browser`), and it waits until --timeout.
  */
-export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' | 'stderr'>): void {
+export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' | 'stderr'>, explicit = false): void {
   if (s.nonInteractive) {
     throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login', { hint: "run 'oidc-cred login' first" });
   }
   const explicitDevice = s.grant === 'device';
-  if (!explicitDevice && !canShowLogin(s, deps.env, deps.platform, !!deps.stderr.isTTY)) {
+  if (!explicitDevice && !explicit && !canShowLogin(s, deps.env, deps.platform, !!deps.stderr.isTTY)) {
     throw new NotInteractiveError('a login is needed, but there is no browser, display or terminal to show it', {
       hint: "run 'oidc-cred login' where you can see it, set --browser-command, or configure client credentials (--client-secret-file or OIDC_CRED_CLIENT_SECRET)",
     });
@@ -195,16 +196,16 @@ export function assertCanLogIn(s: Settings, deps: Pick<Deps, 'env' | 'platform' 
 }
 
 /** The interactive grant: device when asked for, or when `auto` finds no browser to open and the provider offers it. */
-async function login(p: Provider, s: Settings, deps: Deps, req: LoginRequest): Promise<TokenResult> {
+async function login(p: Provider, s: Settings, deps: Deps, req: LoginRequest, onUrl?: (url: string) => void): Promise<TokenResult> {
   if (s.grant === 'device' || s.grant === 'auto') {
     const device = await import('../oauth/device.js');
     if (s.grant === 'device' || device.autoPicksDevice(p, s, deps.env, deps.platform)) {
       deps.log.debug(`using the device grant (--grant ${s.grant})`);
-      return device.deviceLogin(p, s, deps, req);
+      return device.deviceLogin(p, s, deps, req, onUrl);
     }
   }
   const { authorizationCodeLogin } = await import('../oauth/authcode.js');
-  return authorizationCodeLogin(p, s, deps, req);
+  return authorizationCodeLogin(p, s, deps, req, onUrl);
 }
 
 /** Drops the access token of a session only when `secret` is that token (git/docker `erase`). */

@@ -9,6 +9,7 @@
 import type { ApiRef, ApiSpec, ApiToken, BootClock, CachedSession, GrantKind, ReadResult, TokenKind } from '../cache/store.js';
 import { ApiRefusedError, errnoOf, InterruptedError, LockError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError, describeError, UNWRITABLE } from '../errors.js';
 import type { LoginRequest, TokenResult } from '../oauth/client.js';
+import { localTime } from '../infra/time.js';
 import { DEFAULT_LIFETIME_S, freshToken, ID_TOKEN_SKEW_S, lifetimeMs, refreshMarginMs, saneLifetime } from './lifetime.js';
 import { decodeJwt, type TokenAnswer } from './read.js';
 
@@ -32,6 +33,8 @@ export interface LockHandle {
   /** Still ours: nobody took the lock over since we got it. */
   held(): boolean;
   release(): Promise<void>;
+  /** Records the URL a login shows, for the waiting message of the processes that wait for it. */
+  note?(url: string): void;
 }
 
 export interface LoginOutcome {
@@ -47,7 +50,7 @@ export interface SessionLock {
   /** Once; undefined when another live process holds the lock. */
   tryAcquire(): Promise<LockHandle | undefined>;
   /** Who holds it, for the waiting message. */
-  holder(): { pid: number; since: number } | undefined;
+  holder(): { pid: number; since: number; url?: string | undefined } | undefined;
   readOutcome(): LoginOutcome | undefined;
   writeOutcome(o: LoginOutcome): void;
   /** Resolves at the next change of the cache directory, or after `ms`. */
@@ -69,7 +72,8 @@ export interface Authenticator {
   clientCredentials(api: ApiSpec): Promise<TokenResult>;
   /** Throws NotInteractiveError when no login may start here. No network. */
   assertCanLogIn(): void;
-  login(req: LoginRequest): Promise<TokenResult>;
+  /** `onUrl`: the URL (login page or device verification URL) the login shows the user. */
+  login(req: LoginRequest, onUrl?: (url: string) => void): Promise<TokenResult>;
 }
 
 export interface Log {
@@ -152,9 +156,13 @@ export async function obtainToken(p: Policy, ports: Ports): Promise<TokenAnswer>
         failedMeanwhile();
         if (!waited) {
           waited = true;
+          // Which process, since when, what it showed the user, and how long we wait: enough to
+          // find the browser tab or terminal where that login waits (docs/cache.md).
           const h = ports.lock.holder();
-          const who = h ? ` (pid ${h.pid}, since ${new Date(h.since).toISOString().slice(11, 19)} UTC)` : '';
-          log.info(`oidc-cred: waiting for another oidc-cred process${who} that is logging in or refreshing this session; giving up after ${p.timeout} s…`);
+          const now = clock.now();
+          const who = h ? ` (pid ${h.pid}, since ${localTime(h.since, now)})` : '';
+          const what = h?.url ? `that is logging in at ${h.url}` : 'that is logging in or refreshing this session';
+          log.info(`oidc-cred: waiting for another oidc-cred process${who} ${what}; giving up at ${localTime(deadline, now)} (--timeout ${p.timeout} s)…`);
         }
         if (clock.now() > deadline) {
           throw new LockError('gave up waiting for another oidc-cred process (--timeout)', {
@@ -278,7 +286,7 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   }
 
   auth.assertCanLogIn();
-  const res = await recordedLogin(ports, { ...p.login, tokenResources: p.api.resources, tokenAudience: p.api.audience });
+  const res = await recordedLogin(ports, { ...p.login, tokenResources: p.api.resources, tokenAudience: p.api.audience }, handle);
   // A fresh login is saved even if the lock was lost meanwhile: it reuses nothing. It starts the
   // session afresh: every API's own login is forgotten, and each refreshes from the new one.
   const fresh = sharedFrom(res, clock.now(), clock.boot(), p, undefined);
@@ -290,10 +298,13 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
 }
 
 /** A login; a failed one is recorded so that the processes waiting for it fail with it instead of opening their own tab. */
-async function recordedLogin(ports: Ports, req: LoginRequest): Promise<TokenResult> {
+async function recordedLogin(ports: Ports, req: LoginRequest, handle: LockHandle): Promise<TokenResult> {
   try {
-    return await ports.auth.login(req);
-  } catch (err) {
+    return await ports.auth.login(req, (url) => handle.note?.(url));
+  } catch (caught) {
+    // Ctrl-C during a login is the user cancelling it: say so, to them and to any waiter.
+    const err = caught instanceof InterruptedError && caught.signal === 'SIGINT' ? new InterruptedError('SIGINT', 'login cancelled') : caught;
+    // Processes that waited for this login fail with it instead of opening their own tab.
     if (err instanceof LoginError || err instanceof InterruptedError || err instanceof ProviderError) {
       ports.lock.writeOutcome({ at: ports.clock.now(), pid: ports.pid, ok: false, reason: describeError(err).replace(/^oidc-cred: /, '') });
     }
@@ -344,7 +355,7 @@ async function ownLogin(p: Policy, ports: Ports, handle: LockHandle, current: Ca
   }
   auth.assertCanLogIn();
   const scopes = [...new Set([...p.api.scopes, 'offline_access'])];
-  const res = await recordedLogin(ports, { audience: p.api.audience, resources: p.api.resources, scopes, tokenResources: p.api.resources, tokenAudience: p.api.audience });
+  const res = await recordedLogin(ports, { audience: p.api.audience, resources: p.api.resources, scopes, tokenResources: p.api.resources, tokenAudience: p.api.audience }, handle);
   ports.lock.writeOutcome({ at: clock.now(), pid: ports.pid, ok: true });
   // Read again: a save meanwhile (this process's own, above) must not be undone.
   const again = store.read();

@@ -158,7 +158,7 @@ describe('HTTP plumbing', () => {
   it('refuses a plain-http issuer that is not on a loopback address', async () => {
     const sb = sandbox(p);
     const r = await run(BIN.oidcCred, ['token', '--issuer', 'http://idp.example.com', '--client-id', 'x', '--cache-dir', sb.cacheDir, '--browser-command', 'true'], { env: sb.env });
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2, 'a bad --issuer value is a usage error');
     assert.match(r.stderr, /must use https:\/\//);
     sb.cleanup();
   });

@@ -230,7 +230,7 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
         child = c;
         c.stderr?.on('data', (d: Buffer | string) => {
           stderr += String(d);
-          const m = /^oidc-cred: or open (\S+)$/m.exec(stderr);
+          const m = /^oidc-cred: or open this link, which holds the code:\n {2}(\S+)\n/m.exec(stderr);
           if (m && !browser) {
             link = m[1]!;
             browser = runCommand(process.execPath, ['--import', TSX, GLW_BROWSER, '--log', sb.browserLog, '--user', g.username, '--password', g.password, link], { timeoutMs: 30_000 });
@@ -242,7 +242,7 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
     });
     assert.ok(browser, `an "or open" line: ${r.stderr}`);
     const b = await browser;
-    const userCode = /enter the code (\S+)/.exec(r.stderr)?.[1];
+    const userCode = /enter the code\n {2}(\S+)/.exec(r.stderr)?.[1];
     assert.ok(userCode, r.stderr);
     assert.equal(new URL(link).searchParams.get('code'), userCode, `the link holds the user code: ${link}`);
     assert.equal(b.code, 0, `the link works: ${b.stderr}`);
@@ -258,7 +258,7 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
     g.rewriteNext('device_authorization', (j) => ({ ...j, verification_uri_complete: `${String(j.verification_uri_complete)}\u001b]8;;http://evil.test/\u0007\u001b[2J` }));
     const r = await cli(sb, ['token', ...sb.args, '--grant', 'device', '--timeout', '3']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^oidc-cred: or open http:\/\/127\.0\.0\.1:\d+\/api\/oidc\/device\?code=\w{4}-\w{4}\\x1b\]8;;http:\/\/evil\.test\/\\x07\\x1b\[2J$/m);
+    assert.match(r.stderr, /^ {2}http:\/\/127\.0\.0\.1:\d+\/api\/oidc\/device\?code=\w{4}-\w{4}\\x1b\]8;;http:\/\/evil\.test\/\\x07\\x1b\[2J$/m);
     assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'no control character but newlines');
     assert.match(r.stderr, /not completed within 3 seconds/);
     sb.cleanup();
@@ -369,9 +369,11 @@ describe('Glewlwyd 2.7.5 as the provider (issue 15)', { skip: missing }, () => {
       const r = await cli(sb, ['logout', '--revoke', ...sb.args]);
       assert.equal(r.code, 1);
       assert.equal(
-        r.stderr,
-        'oidc-cred: could not revoke the refresh token: the provider answered HTTP 401 with an empty body; this usually means the provider may not allow this client to revoke tokens (a public client often may not), or the client authentication failed (the cached session was removed anyway; revoke it at the provider, or use a confidential client)\n',
+        r.stderr.split('\n')[0],
+        'oidc-cred: could not revoke the refresh token: the provider answered HTTP 401 with an empty body; this usually means the provider may not allow this client to revoke tokens (a public client often may not), or the client authentication failed (the cached session was removed anyway; revoke it at the provider, or use a confidential client)',
       );
+      // …and then what logout did remove (docs/configuration.md).
+      assert.match(r.stderr.split('\n')[1]!, /^oidc-cred: logged out \(.*\): removed the cached session \S+\.json$/);
       assert.deepEqual(sessionFiles(sb), []);
       sb.cleanup();
     });

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProvider } from '../../demo/provider.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -118,9 +119,10 @@ export function sandbox(p: TestProvider): Sandbox {
   const home = join(dir, 'home');
   const cacheDir = join(dir, 'cache');
   const browserLog = join(dir, 'browser.log');
-  // tsx by absolute URL: git runs helpers in the clone's directory, where a bare `--import tsx`
+  // tsx by absolute path: git runs helpers in the clone's directory, where a bare `--import tsx`
   // would not resolve and the login would wait for a callback that never comes.
-  const browserCommand = (extra = ''): string => `${process.execPath} --import ${import.meta.resolve('tsx')} ${BROWSER} --log ${browserLog} ${extra}`.trim();
+  // As a path, not a file: URL: BROWSER (test/support/git.ts) separates alternatives with ":".
+  const browserCommand = (extra = ''): string => `${process.execPath} --import ${fileURLToPath(import.meta.resolve('tsx'))} ${BROWSER} --log ${browserLog} ${extra}`.trim();
   return {
     dir,
     home,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import { resolveSettings } from '../../src/config/resolve.ts';
-import { ConfigError, describeError } from '../../src/errors.ts';
+import { describeError, UsageError } from '../../src/errors.ts';
 import { defaultClientAuth, errorStatus, providerError, type Endpoint } from '../../src/oauth/client.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'oidc-cred-client-auth-'));
@@ -21,7 +21,7 @@ describe('--client-auth', () => {
     assert.equal(resolve({}, { OIDC_CRED_CLIENT_AUTH: 'basic' }).clientAuth, 'basic');
   });
   it('refuses anything but basic or post', () => {
-    assert.throws(() => resolve({ 'client-auth': 'private_key_jwt' }), (e: unknown) => e instanceof ConfigError && /client-auth "private_key_jwt" is not one of basic, post/.test(e.message));
+    assert.throws(() => resolve({ 'client-auth': 'private_key_jwt' }), (e: unknown) => e instanceof UsageError && /--client-auth must be one of basic or post, not "private_key_jwt"/.test(e.message));
   });
   it("defaults from the provider's token_endpoint_auth_methods_supported (RFC 8414 §2)", () => {
     assert.equal(defaultClientAuth({}), 'basic', 'absent means client_secret_basic');

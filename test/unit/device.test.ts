@@ -35,6 +35,26 @@ describe('QR code of verification_uri_complete', () => {
     assert.ok(lines.length > 10 && lines.every((l) => [...l].length <= 80));
     assert.match(qr, /[▀▄█]/);
   });
+  it('black modules in black on white whatever the theme, with a quiet zone of four modules', async () => {
+    const { encode } = await import('uqr');
+    const qr = (await qrCode(url, deps(true, 80)))!;
+    const lines = qr.split('\n');
+    for (const l of lines) {
+      assert.ok(l.startsWith('\u001b[30;107m') && l.endsWith('\u001b[0m'), 'explicit colours: a dark theme cannot invert it');
+    }
+    // Read the picture back, two modules per cell, and compare with the symbol itself.
+    const cells = lines.map((l) => [...l.slice('\u001b[30;107m'.length, -'\u001b[0m'.length)]);
+    const { data, size } = encode(url, { border: 4 });
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const c = cells[y >> 1]![x]!;
+        const dark = y % 2 === 0 ? c === '\u2588' || c === '\u2580' : c === '\u2588' || c === '\u2584';
+        assert.equal(dark, data[y]![x], `module ${x},${y}`);
+      }
+    }
+    assert.ok(cells.slice(0, 2).every((row) => row.every((c) => c === ' ')), 'four light rows on top');
+    assert.ok(cells.every((row) => row.slice(0, 4).every((c) => c === ' ') && row.slice(-4).every((c) => c === ' ')), 'four light columns each side');
+  });
   it('not drawn when stderr is not a terminal, the terminal is too narrow, or TERM=dumb', async () => {
     assert.equal(await qrCode(url, deps(false, 200)), undefined);
     assert.equal(await qrCode(url, deps(true, 20)), undefined);

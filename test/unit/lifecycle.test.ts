@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apiKey, type ApiRef, type ApiSpec, type CachedSession, type ReadResult } from '../../src/cache/store.ts';
-import { ApiRefusedError, KeyringError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
+import { ApiRefusedError, InterruptedError, KeyringError, LoginError, NotInteractiveError, ProviderError, RefreshRejectedError } from '../../src/errors.ts';
+import { localTime } from '../../src/infra/time.ts';
 import type { LoginRequest, TokenResult } from '../../src/oauth/client.ts';
 import { obtainToken, toSession, type LockHandle, type LoginOutcome, type Policy, type Ports } from '../../src/session/lifecycle.ts';
 
@@ -51,12 +52,16 @@ interface World {
   lines: string[];
   secrets: Set<string>;
   refresh: (rt: string, api: ApiSpec) => TokenResult;
-  login: (req: LoginRequest) => TokenResult;
+  login: (req: LoginRequest, onUrl?: (url: string) => void) => TokenResult;
   refreshes: Array<{ rt: string; api: ApiSpec }>;
   logins: LoginRequest[];
   clientCredentials: () => TokenResult;
   /** Connecting; throws to fail it. */
   prepare?: () => void;
+  /** What the holder recorded its login shows (the lock's note). */
+  holderUrl?: string;
+  /** What this process's login recorded through its lock handle. */
+  notes?: string[];
   canLogIn: boolean;
   acquired: number;
   released: number;
@@ -102,9 +107,9 @@ function ports(w: World): Ports {
           return undefined;
         }
         w.acquired++;
-        return { held: () => w.held(), release: async () => void w.released++ };
+        return { held: () => w.held(), release: async () => void w.released++, note: (u) => void (w.notes ??= []).push(u) };
       },
-      holder: () => ({ pid: 4242, since: T0 }),
+      holder: () => ({ pid: 4242, since: T0, url: w.holderUrl }),
       readOutcome: () => w.outcome,
       writeOutcome: (o) => void w.outcomes.push(o),
       changed: async () => w.onWait?.(w),
@@ -125,10 +130,10 @@ function ports(w: World): Ports {
       assertCanLogIn: () => {
         if (!w.canLogIn) throw new NotInteractiveError('no valid token is cached and --non-interactive forbids a login');
       },
-      login: async (req) => {
+      login: async (req, onUrl) => {
         w.calls.push('login');
         w.logins.push(req);
-        return w.login(req);
+        return w.login(req, onUrl);
       },
     },
     log: {
@@ -251,7 +256,33 @@ describe('the token lifecycle (one row per rule)', () => {
     assert.equal(a.token, at(w.session));
     assert.deepEqual(w.calls, []);
     assert.equal(w.acquired, 0);
-    assert.equal(w.lines.filter((l) => /waiting for another oidc-cred process \(pid 4242, since 12:00:00 UTC\) that is logging in or refreshing this session; giving up after 300 s/.test(l)).length, 1, 'said once, with the holder');
+    const expected = `oidc-cred: waiting for another oidc-cred process (pid 4242, since ${localTime(T0, T0)}) that is logging in or refreshing this session; giving up at ${localTime(T0 + 300_000, T0)} (--timeout 300 s)…`;
+    assert.equal(w.lines.filter((l) => l === expected).length, 1, `said once, with the holder: ${w.lines.join('\n')}`);
+  });
+
+  it('the waiting message names the URL the holder’s login shows; a holder records its own', async () => {
+    const w = world({
+      heldByOther: 100,
+      holderUrl: 'http://127.0.0.1:41234/',
+      onWait: (x) => {
+        x.session = sessionFrom(issued({ refresh: 'rt-2' }), x.now);
+      },
+    });
+    await obtainToken(policy(), ports(w));
+    assert.ok(w.lines.includes(`oidc-cred: waiting for another oidc-cred process (pid 4242, since ${localTime(T0, T0)}) that is logging in at http://127.0.0.1:41234/; giving up at ${localTime(T0 + 300_000, T0)} (--timeout 300 s)…`), w.lines.join('\n'));
+    const h = world({ login: (_req, onUrl) => (onUrl?.('http://127.0.0.1:5555/'), issued({ idLife: 3600 })) });
+    await obtainToken(policy(), ports(h));
+    assert.deepEqual(h.notes, ['http://127.0.0.1:5555/']);
+  });
+
+  it('Ctrl-C during a login: "login cancelled", for the user and for the waiters', async () => {
+    const w = world({
+      login: () => {
+        throw new InterruptedError('SIGINT');
+      },
+    });
+    await assert.rejects(obtainToken(policy(), ports(w)), (e: Error) => e instanceof InterruptedError && e.message === 'login cancelled' && e.exitCode === 130);
+    assert.equal(w.outcomes[0]?.reason, 'login cancelled');
   });
 
   it('waiter sees the holder’s failed login: fails with the same reason, no login of its own', async () => {

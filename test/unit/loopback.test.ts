@@ -127,7 +127,7 @@ describe('the loopback server', () => {
       const b = await startLoopback({ ports: [taken, taken + 1 === 65536 ? taken - 1 : taken + 1], redirectUri: undefined, expectedState: 's', log });
       assert.notEqual(Number(new URL(b.redirectUri).port), taken);
       await b.close();
-      await assert.rejects(startLoopback({ ports: [taken], redirectUri: undefined, expectedState: 's', log }), /none of the callback ports/);
+      await assert.rejects(startLoopback({ ports: [taken], redirectUri: undefined, expectedState: 's', log }), /the callback port is taken: port \d+ is in use on /);
     } finally {
       await a.close();
     }

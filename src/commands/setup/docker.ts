@@ -39,8 +39,12 @@ export function credHelpersFor(flags: RawOptions, deps: Pick<Deps, 'env' | 'home
     }
   }
   if (!Object.keys(out).length) {
-    const which = only ? `profile "${only}"` : config.exists ? `any profile of ${config.path}` : `the config file ${config.path} (it does not exist)`;
-    throw new ConfigError(`no registry to set up: ${which} has no "match" entry for docker`, {
+    const why = only
+      ? `profile "${only}" has no "match" entry for docker`
+      : config.exists
+        ? `no profile of ${config.path} has a "match" entry for docker`
+        : `there is no config file at ${config.path}`;
+    throw new ConfigError(`no registry to set up: ${why}`, {
       hint: 'add the registry host names to "match", e.g. "match": ["registry.example.com"], or {"url": …, "for": ["docker"]} (docs/docker.md)',
     });
   }
@@ -51,6 +55,12 @@ export async function setupDocker(flags: RawOptions, deps: Deps): Promise<number
   const helpers = credHelpersFor(flags, deps);
   deps.stdout.write(`${JSON.stringify({ credHelpers: helpers }, null, 2)}\n`);
   const file = dockerConfigPath(deps.env, deps.home, deps.cwd);
+  if (flags.remove === true) {
+    const removed = mergeDockerConfig(file, helpers, true);
+    for (const [host] of removed) deps.log.info(`oidc-cred: removed credHelpers "${host}": "${HELPER}" from ${file}`);
+    if (!removed.length) deps.log.info(`oidc-cred: nothing to remove: no registry of the profile uses oidc-cred in ${file}`);
+    return 0;
+  }
   if (flags.write !== true) {
     deps.log.info(`oidc-cred: merge this into ${file}, or run 'oidc-cred setup docker --write'`);
     return 0;
@@ -61,8 +71,12 @@ export async function setupDocker(flags: RawOptions, deps: Deps): Promise<number
   return 0;
 }
 
-/** Merges `helpers` into credHelpers of the docker config file; returns the entries that pointed elsewhere. */
-export function mergeDockerConfig(path: string, helpers: Record<string, string>): Array<[string, string]> {
+/**
+ * Merges `helpers` into credHelpers of the docker config file; returns the entries that pointed
+ * elsewhere. With `remove` (setup docker --remove), takes out those entries that still name our
+ * helper instead, and returns them; everything else in the file stays as it was.
+ */
+export function mergeDockerConfig(path: string, helpers: Record<string, string>, remove = false): Array<[string, string]> {
   let file = path;
   try {
     // A config.json that is a symlink (dotfiles) is updated where it points, not replaced by a file.
@@ -94,6 +108,15 @@ export function mergeDockerConfig(path: string, helpers: Record<string, string>)
     throw new ConfigError(`the docker config ${file}: "credHelpers" is not an object; it was left untouched`);
   }
   const merged: Record<string, unknown> = { ...(existing as Record<string, unknown> | undefined) };
+  if (remove) {
+    const removed = Object.entries(helpers).filter(([host, helper]) => merged[host] === helper);
+    if (!removed.length) return [];
+    for (const [host] of removed) delete merged[host];
+    const rest: Record<string, unknown> = { ...config, credHelpers: merged };
+    if (!Object.keys(merged).length) delete rest.credHelpers;
+    writeConfig(file, `${JSON.stringify(rest, null, '\t')}\n`, mode);
+    return removed;
+  }
   const replaced: Array<[string, string]> = [];
   for (const [host, helper] of Object.entries(helpers)) {
     if (typeof merged[host] === 'string' && merged[host] !== helper) replaced.push([host, merged[host] as string]);

@@ -109,11 +109,54 @@ export async function setupGit(flags: RawOptions, deps: Deps): Promise<number> {
       hint: 'add the git server, e.g. "match": ["https://git.example.com/"], or {"url": …, "for": ["git"]}',
     });
   }
+  if (flags.remove === true) return removeGit(name, urls, extra, deps);
   for (const c of commands) deps.stdout.write(`git ${c.args.map(shellWord).join(' ')}\n`);
-  if (flags.write !== true) return 0;
+  if (flags.write !== true) {
+    deps.log.info(`oidc-cred: nothing was changed; run these commands, or 'oidc-cred setup git --profile ${shellWord(name)} --write' to apply them`);
+    return 0;
+  }
+  // --replace-all drops whatever helpers the section had: say which, since --remove cannot bring them back.
+  const helper = ['oidc-cred', ...extra, '--profile', name].map(shellWord).join(' ');
+  for (const key of new Set(commands.map((c) => c.args[3]!).filter((k) => k.endsWith('.helper')))) {
+    const replaced = (await gitValues(key, deps)).filter((v) => v !== '' && v !== helper);
+    if (replaced.length) deps.log.info(`oidc-cred: replaced ${key} = ${replaced.map((v) => JSON.stringify(v)).join(', ')} (note it down: setup git --remove cannot restore it)`);
+  }
   for (const c of commands) await runGit(c.args, deps);
   deps.log.info(`oidc-cred: wrote ${commands.length} settings to your global git config for profile "${name}"`);
   return 0;
+}
+
+/** `setup git --remove`: takes out the helper lines --write added for the profile's git servers, and nothing else. */
+async function removeGit(name: string, urls: string[], extra: string[], deps: Deps): Promise<number> {
+  const helper = ['oidc-cred', ...extra, '--profile', name].map(shellWord).join(' ');
+  let removed = 0;
+  for (const entry of urls) {
+    const target = gitUrl(entry);
+    if (!target) continue;
+    const key = `credential.${target.url}.helper`;
+    const values = await gitValues(key, deps);
+    if (!values.includes(helper)) continue;
+    const rest = values.filter((v) => v !== helper);
+    // Ours was the whole section ('' then ours, as --write leaves it): the section goes.
+    if (rest.every((v) => v === '')) await runGit(['config', '--global', '--unset-all', key], deps);
+    else await runGit(['config', '--global', '--unset', key, `^${helper.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`], deps);
+    removed++;
+    if (target.hasPath && (await gitValues(`credential.${target.url}.useHttpPath`, deps)).join() === 'true') {
+      await runGit(['config', '--global', '--unset', `credential.${target.url}.useHttpPath`], deps);
+    }
+    deps.log.info(`oidc-cred: removed ${key} = ${JSON.stringify(helper)}`);
+  }
+  if (!removed) deps.log.info(`oidc-cred: nothing to remove: no git server of profile "${name}" runs oidc-cred in your global git config`);
+  return 0;
+}
+
+/** The values of a multi-valued key in the global git config ([] when unset). */
+function gitValues(key: string, deps: Deps): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile('git', ['config', '--global', '--get-all', key], { env: childEnv(deps.env) as NodeJS.ProcessEnv, cwd: deps.cwd, timeout: 30_000 }, (err, stdout) => {
+      resolve(err ? [] : String(stdout).replace(/\n$/, '').split('\n'));
+    });
+  });
 }
 
 /** Runs git with an argv array, never through a shell. */

@@ -6,7 +6,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import type { RawOptions } from '../../config/options.js';
-import { loadConfigFile } from '../../config/resolve.js';
+import { loadConfigFile, resolveSettings } from '../../config/resolve.js';
+import { readSession } from '../../cache/store.js';
+import { escapeControls } from '../../infra/log.js';
+import { environment } from '../../session/index.js';
+import { decodeJwt, sessionPaths } from '../../session/read.js';
 import type { Deps } from '../../deps.js';
 import { childEnv } from '../../infra/browser.js';
 import { ConfigError, OidcCredError, UsageError } from '../../errors.js';
@@ -79,22 +83,125 @@ export async function setupKube(flags: RawOptions, deps: Deps): Promise<number> 
     }
   }
   const s = kubeSetup(profile, cluster);
-  const out = [
-    '# kubeconfig entry (merge into your kubeconfig):',
-    s.yaml,
-    '',
-    '# or let kubectl write it:',
-    ...s.commands.map((c) => ['kubectl', ...c].map(shellQuote).join(' ')),
-    '',
-  ].join('\n');
-  deps.stdout.write(out);
-  if (flags.write !== true) return 0;
+  if (flags.remove === true) return removeKube(s.user, cluster, deps);
+  const write = flags.write === true;
+  // A context for a cluster the kubeconfig does not have would point nowhere: a name that is not
+  // among the clusters it has is a typo, refused with the names. A kubeconfig with no cluster at
+  // all is being set up (the README's quick start adds the cluster next): a note, not a refusal.
+  let missing = false;
+  if (cluster) {
+    const known = await clusterNames(deps);
+    if (known?.length && !known.includes(cluster)) {
+      throw new UsageError(`--cluster "${cluster}" is not a cluster of your kubeconfig`, { hint: `clusters: ${known.join(', ')}` });
+    }
+    missing = known !== undefined && known.length === 0;
+  }
+  const commands = s.commands.map((c) => ['kubectl', ...c].map(shellQuote).join(' '));
+  // With --write the commands below are what is done; without it, the entry to merge by hand or the commands to run.
+  const out = write
+    ? ['# kubeconfig entry, written by these commands:', ...commands, '', s.yaml, '']
+    : ['# kubeconfig entry (merge into your kubeconfig):', s.yaml, '', '# or let kubectl write it:', ...commands, ''];
+  deps.stdout.write(out.join('\n'));
+  const seen = apiServerView(flags, deps);
+  if (seen) deps.stdout.write(seen);
+  if (!write) {
+    deps.log.info(`oidc-cred: nothing was changed; run 'oidc-cred setup kube${profile ? ` --profile ${profile}` : ''}${cluster ? ` --cluster ${cluster}` : ''} --write' to apply it`);
+    return 0;
+  }
 
   const file = kubeconfigPath(deps.env, deps.home, deps.cwd);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   for (const c of s.commands) await kubectl(['--kubeconfig', file, ...c], deps);
   deps.log.info(`oidc-cred: wrote user "${s.user}"${cluster ? ` and context "${cluster}"` : ''} to ${file}`);
+  if (missing) deps.log.info(`oidc-cred: note: your kubeconfig has no cluster "${cluster}" yet; add it: kubectl config set-cluster ${shellQuote(cluster!)} --server=https://…`);
+  deps.log.info(
+    cluster
+      ? `oidc-cred: to use it, run: kubectl config use-context ${shellQuote(cluster)}`
+      : `oidc-cred: to use it, give a context this user: kubectl config set-context --current --user=${shellQuote(s.user)} (or run setup kube again with --cluster NAME)`,
+  );
   return 0;
+}
+
+/**
+ * After a login: what the API server will see in the cached ID token — the claims it reads, the
+ * username the example flags derive (docs/kubernetes.md: `--oidc-username-claim=email`,
+ * `--oidc-username-prefix=oidc:`), and a ClusterRoleBinding for that user. Nothing without a
+ * cached session; never a token, only claims, escaped.
+ */
+export function apiServerView(flags: RawOptions, deps: Deps): string | undefined {
+  let claims: Record<string, unknown> | undefined;
+  let profile: string | undefined;
+  try {
+    const st = resolveSettings({ flags, env: deps.env, home: deps.home, cwd: deps.cwd, purpose: 'other' });
+    profile = st.profile;
+    const { key, paths } = sessionPaths(st, environment(deps));
+    const r = readSession(paths.file, key);
+    if ('session' in r) claims = decodeJwt(r.session.id_token);
+  } catch {
+    return undefined;
+  }
+  if (!claims) return undefined;
+  const text = (v: unknown): string => escapeControls(typeof v === 'string' ? v : JSON.stringify(v));
+  const lines = [`# What the API server will see in your ID token${profile ? ` (profile ${profile})` : ''}:`];
+  for (const k of ['iss', 'aud', 'sub', 'email', 'email_verified', 'groups']) if (claims[k] !== undefined) lines.push(`#   ${k}: ${text(claims[k])}`);
+  const email = typeof claims.email === 'string' ? claims.email : undefined;
+  const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
+  if (!email) {
+    lines.push('# The token has no "email" claim, which the example flags take the username from: add the "email" scope to the profile (docs/kubernetes.md),');
+    lines.push(`# or use --oidc-username-claim=sub${sub ? `, which makes the username oidc:${text(sub)}` : ''}.`);
+  }
+  const user = email ? `oidc:${email}` : sub ? `oidc:${sub}` : undefined;
+  if (!user) return `${lines.join('\n')}\n`;
+  if (email) lines.push(`# With --oidc-username-claim=email --oidc-username-prefix=oidc: the username is ${text(user)}; \`kubectl auth whoami\` shows it.`);
+  const name = `oidc-${user.slice(5).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 50) || 'user'}-view`;
+  lines.push('# A binding that lets that user read the cluster (kubectl apply -f -):', 'apiVersion: rbac.authorization.k8s.io/v1', 'kind: ClusterRoleBinding', 'metadata:', `  name: ${name}`, 'roleRef:', '  apiGroup: rbac.authorization.k8s.io', '  kind: ClusterRole', '  name: view', 'subjects:', '- apiGroup: rbac.authorization.k8s.io', '  kind: User', `  name: ${JSON.stringify(escapeControls(user))}`);
+  return `\n${lines.join('\n')}\n`;
+}
+
+/**
+ * `setup kube --remove`: the user entry --write added, and the context named by --cluster when it
+ * is the one --write made (it uses that user); the clusters and every other entry stay.
+ */
+async function removeKube(user: string, cluster: string | undefined, deps: Deps): Promise<number> {
+  const file = kubeconfigPath(deps.env, deps.home, deps.cwd);
+  const users = (await kubectlOut(['--kubeconfig', file, 'config', 'view', '-o', 'jsonpath={.users[*].name}'], deps)) ?? '';
+  let removed = 0;
+  if (cluster) {
+    const ctxUser = await kubectlOut(['--kubeconfig', file, 'config', 'view', '-o', `jsonpath={.contexts[?(@.name=="${cluster}")].context.user}`], deps);
+    if (ctxUser?.trim() === user) {
+      await kubectl(['--kubeconfig', file, 'config', 'delete-context', cluster], deps);
+      deps.log.info(`oidc-cred: removed context "${cluster}" from ${file}`);
+      removed++;
+    }
+  }
+  if (users.split(/\s+/).includes(user)) {
+    await kubectl(['--kubeconfig', file, 'config', 'delete-user', user], deps);
+    deps.log.info(`oidc-cred: removed user "${user}" from ${file}`);
+    removed++;
+  }
+  if (!removed) deps.log.info(`oidc-cred: nothing to remove: ${file} has no user "${user}"`);
+  return 0;
+}
+
+function kubectlOut(args: string[], deps: Deps): Promise<string | undefined> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv(deps.env) as NodeJS.ProcessEnv });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', () => resolvePromise(undefined));
+    child.on('close', (code) => resolvePromise(code === 0 ? out : undefined));
+  });
+}
+
+/** The cluster names of the kubeconfig kubectl reads ($KUBECONFIG, merged); undefined when kubectl cannot tell. */
+function clusterNames(deps: Deps): Promise<string[] | undefined> {
+  return new Promise((resolvePromise) => {
+    const child = spawn('kubectl', ['config', 'get-clusters'], { stdio: ['ignore', 'pipe', 'ignore'], env: childEnv(deps.env) as NodeJS.ProcessEnv });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.on('error', () => resolvePromise(undefined));
+    child.on('close', (code) => resolvePromise(code === 0 ? out.split('\n').slice(1).map((l) => l.trim()).filter(Boolean) : undefined));
+  });
 }
 
 function kubectl(args: string[], deps: Deps): Promise<void> {
