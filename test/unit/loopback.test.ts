@@ -47,6 +47,8 @@ function openSocket(port: number, host = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ port, host }, () => resolve(s));
     s.on('error', (e) => (s.connecting ? reject(e) : undefined));
+    // Read whatever comes, so that the server's close is seen as soon as it arrives.
+    s.resume();
   });
 }
 
