@@ -239,16 +239,7 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
   if (!rt) auth.assertCanLogIn();
 
   if (rt && current) {
-    // A rotated refresh token is good once: never send one read under a lock we no longer hold.
-    // Checked after connecting, right before the request goes out.
-    try {
-      await auth.prepare();
-    } catch (err) {
-      // Stopped while connecting (its timers ran out meanwhile) and taken over: start over.
-      if (!handle.held()) return LOST;
-      throw err;
-    }
-    if (!handle.held()) return LOST;
+    if (!(await readyToSend(auth, handle))) return LOST;
     try {
       const res = await auth.refresh(rt, refreshParams(p.api, current));
       // Lost meanwhile: whoever took over may have saved a newer session; do not overwrite it.
@@ -298,6 +289,22 @@ async function underLock(p: Policy, ports: Ports, handle: LockHandle): Promise<T
 }
 
 /** A login; a failed one is recorded so that the processes waiting for it fail with it instead of opening their own tab. */
+/**
+ * Connects, then checks that the lock is still ours: a rotated refresh token is good once, so
+ * one read under a lock we no longer hold is never sent. Checked after connecting, right before
+ * the request goes out. False: the lock was lost (a connect that failed meanwhile, because the
+ * process was stopped and its timers ran out, counts as lost too); start over.
+ */
+async function readyToSend(auth: Authenticator, handle: LockHandle): Promise<boolean> {
+  try {
+    await auth.prepare();
+  } catch (err) {
+    if (!handle.held()) return false;
+    throw err;
+  }
+  return handle.held();
+}
+
 async function recordedLogin(ports: Ports, req: LoginRequest, handle: LockHandle): Promise<TokenResult> {
   try {
     return await ports.auth.login(req, (url) => handle.note?.(url));
@@ -328,14 +335,7 @@ async function ownLogin(p: Policy, ports: Ports, handle: LockHandle, current: Ca
     return handOver(next, res, p);
   };
   if (ownRefresh) {
-    try {
-      await auth.prepare();
-    } catch (err) {
-      // Stopped while connecting (its timers ran out meanwhile) and taken over: start over.
-      if (!handle.held()) return LOST;
-      throw err;
-    }
-    if (!handle.held()) return LOST;
+    if (!(await readyToSend(auth, handle))) return LOST;
     try {
       // Nothing but the refresh token: that login was for this API alone, and RFC 6749 §6 keeps
       // its scope and (RFC 8707 §2.2) its resource — asking again could meet the same refusal.
